@@ -1,0 +1,1 @@
+"""The ``dummy-service`` command line: run the worker and talk to running workers."""

@@ -1,0 +1,79 @@
+"""One JSON object per line on stdout, for our loggers and Faust's, mode's and aiokafka's."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from collections.abc import Iterable
+from typing import IO, Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+REDACTED = "********"
+# Attributes of a LogRecord that are not worth a field of their own in the JSON line.
+_RESERVED = ("color_message", "taskName")
+NOISY_LIBRARIES = ("faust", "mode", "aiokafka", "dummyservice.app", "dummyservice.transport")
+
+
+class ServiceJsonFormatter(JsonFormatter):
+    """Adds the fields every line carries and blanks out known secrets."""
+
+    def __init__(self, context: dict[str, str], secrets: Iterable[str] = ()) -> None:
+        super().__init__(reserved_attrs=[*_default_reserved(), *_RESERVED])
+        self._context = context
+        self._secrets = [s for s in secrets if s]
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        log_data["timestamp"] = _iso_utc(record.created)
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        super().add_fields(log_data, record, message_dict)
+        for key, value in self._context.items():
+            log_data.setdefault(key, value)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        for secret in self._secrets:
+            line = line.replace(secret, REDACTED)
+        return line
+
+
+def configure_logging(
+    level: str,
+    context: dict[str, str],
+    secrets: Iterable[str] = (),
+    stream: IO[str] | None = None,
+) -> None:
+    """Route every logger in the process through one JSON handler on stdout."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(ServiceJsonFormatter(context, secrets))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Faust and mode attach their own handlers to a few loggers; let everything reach ours.
+    for name in list(logging.root.manager.loggerDict):
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.propagate = True
+    # The libraries narrate every service start and stop at INFO; keep that for DEBUG runs.
+    library_level = logging.DEBUG if level == "DEBUG" else logging.WARNING
+    for name in NOISY_LIBRARIES:
+        logging.getLogger(name).setLevel(library_level)
+    logging.captureWarnings(True)
+
+
+def _iso_utc(created: float) -> str:
+    moment = dt.datetime.fromtimestamp(created, tz=dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _default_reserved() -> list[str]:
+    from pythonjsonlogger.core import RESERVED_ATTRS
+
+    return list(RESERVED_ATTRS)
