@@ -41,7 +41,7 @@ def _consumer_group(queue_id: str, instance: str) -> str:
 group_id = _consumer_group(settings.queue_id, settings.instance)
 app = DummyApp(
     group_id,
-    broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
+    broker=[f"kafka://{server}" for server in settings.kafka.bootstrap_servers],
     broker_credentials=faust_credentials(security),
     broker_session_timeout=settings.session_timeout,
     broker_heartbeat_interval=settings.heartbeat_interval,

@@ -22,7 +22,7 @@ import ssl
 from dataclasses import dataclass
 from typing import Any
 
-from .settings import ConfigError, Settings
+from .settings import ConfigError, KafkaSettings
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,12 @@ class Security:
         return kwargs
 
 
-def resolve_security(settings: Settings) -> Security:
+def resolve_security(settings: KafkaSettings) -> Security:
     """Work out TLS and SASL settings; raise ``ConfigError`` for impossible combinations."""
-    has_login = settings.kafka_user is not None and settings.kafka_password is not None
+    has_login = settings.user is not None and settings.password is not None
     protocol = settings.security_protocol
     if protocol is None:
-        tls = "SSL" if settings.kafka_ca_path else "PLAINTEXT"
+        tls = "SSL" if settings.ca_path else "PLAINTEXT"
         protocol = f"SASL_{tls}" if has_login else tls
 
     uses_tls = protocol in ("SSL", "SASL_SSL")
@@ -70,7 +70,7 @@ def resolve_security(settings: Settings) -> Security:
     context = None
     if uses_tls:
         context = ssl.create_default_context(
-            cafile=str(settings.kafka_ca_path) if settings.kafka_ca_path else None
+            cafile=str(settings.ca_path) if settings.ca_path else None
         )
         context.check_hostname = True
         context.verify_mode = ssl.CERT_REQUIRED
@@ -78,10 +78,8 @@ def resolve_security(settings: Settings) -> Security:
         protocol=protocol,
         ssl_context=context,
         sasl_mechanism=settings.sasl_mechanism if uses_sasl else None,
-        username=settings.kafka_user if uses_sasl else None,
-        password=settings.kafka_password.reveal()
-        if uses_sasl and settings.kafka_password
-        else None,
+        username=settings.user if uses_sasl else None,
+        password=settings.password.reveal() if uses_sasl and settings.password else None,
     )
 
 

@@ -87,6 +87,18 @@ class Behaviour:
 
 
 @dataclass(frozen=True)
+class KafkaSettings:
+    """How to reach Kafka: shared by the worker and the CLI."""
+
+    bootstrap_servers: tuple[str, ...] = (DEFAULT_BOOTSTRAP_SERVERS,)
+    user: str | None = None
+    password: Secret | None = field(default=None, repr=False)
+    ca_path: Path | None = None
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    security_protocol: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     queue_id: str
     symbol: str | None = None
@@ -97,12 +109,7 @@ class Settings:
     data_topic: str | None = None
     events_topic: str = "queue-events"
     control_topic: str = "queue-control"
-    bootstrap_servers: tuple[str, ...] = (DEFAULT_BOOTSTRAP_SERVERS,)
-    kafka_user: str | None = None
-    kafka_password: Secret | None = field(default=None, repr=False)
-    kafka_ca_path: Path | None = None
-    sasl_mechanism: str = "SCRAM-SHA-512"
-    security_protocol: str | None = None
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
     arango_url: str | None = None
     arango_db: str | None = None
     arango_user: str | None = None
@@ -122,12 +129,7 @@ class Settings:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings; raise ``ConfigError`` on the first problem."""
     env = Env(os.environ if env is None else env)
-    user = env.text("KAFKA_USER")
-    password = env.secret("KAFKA_PASSWORD")
-    if user and password is None:
-        raise ConfigError("KAFKA_USER", "is set but KAFKA_PASSWORD is not: set both, or neither")
-    if password is not None and not user:
-        raise ConfigError("KAFKA_PASSWORD", "is set but KAFKA_USER is not: set both, or neither")
+    kafka = load_kafka_settings(env)
     arango_url = env.text("ARANGO_URL")
     if arango_url and not re.match(r"^https?://[^/\s]+", arango_url):
         raise ConfigError("ARANGO_URL", f"is {arango_url!r}: expected http(s)://host:port")
@@ -142,12 +144,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         data_topic=env.topic("KAFKA_TOPIC", None),
         events_topic=env.topic("QUEUE_EVENTS_TOPIC", "queue-events"),
         control_topic=env.topic("QUEUE_CONTROL_TOPIC", "queue-control"),
-        bootstrap_servers=_bootstrap_servers(env.text("KAFKA_BOOTSTRAP_SERVERS")),
-        kafka_user=user,
-        kafka_password=password,
-        kafka_ca_path=_ca_path(env),
-        sasl_mechanism=env.choice("KAFKA_SASL_MECHANISM", SASL_MECHANISMS, "SCRAM-SHA-512"),
-        security_protocol=env.choice("KAFKA_SECURITY_PROTOCOL", SECURITY_PROTOCOLS, None),
+        kafka=kafka,
         arango_url=arango_url,
         arango_db=env.text("ARANGO_DB"),
         arango_user=env.text("ARANGO_USER"),
@@ -168,6 +165,26 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if settings.heartbeat_interval >= settings.session_timeout:
         raise ConfigError("KAFKA_HEARTBEAT_INTERVAL", "must be smaller than KAFKA_SESSION_TIMEOUT")
     return settings
+
+
+def load_kafka_settings(env: Mapping[str, str] | Env | None = None) -> KafkaSettings:
+    """Read the Kafka connection variables alone (what the CLI needs)."""
+    if not isinstance(env, Env):
+        env = Env(os.environ if env is None else env)
+    user = env.text("KAFKA_USER")
+    password = env.secret("KAFKA_PASSWORD")
+    if user and password is None:
+        raise ConfigError("KAFKA_USER", "is set but KAFKA_PASSWORD is not: set both, or neither")
+    if password is not None and not user:
+        raise ConfigError("KAFKA_PASSWORD", "is set but KAFKA_USER is not: set both, or neither")
+    return KafkaSettings(
+        bootstrap_servers=_bootstrap_servers(env.text("KAFKA_BOOTSTRAP_SERVERS")),
+        user=user,
+        password=password,
+        ca_path=_ca_path(env),
+        sasl_mechanism=env.choice("KAFKA_SASL_MECHANISM", SASL_MECHANISMS, "SCRAM-SHA-512"),
+        security_protocol=env.choice("KAFKA_SECURITY_PROTOCOL", SECURITY_PROTOCOLS, None),
+    )
 
 
 def _behaviour(env: Env) -> Behaviour:

@@ -25,11 +25,11 @@ def load_or_exit(from_flags: Collection[str] = ()) -> tuple[Settings, Security]:
     """
     try:
         settings = load_settings()
-        security = resolve_security(settings)
+        security = resolve_security(settings.kafka)
         _prepare_data_dir(settings)
     except ConfigError as error:
         _exit_bad_config(error, from_flags)
-    secrets = [s.reveal() for s in (settings.kafka_password, settings.arango_password) if s]
+    secrets = [s.reveal() for s in (settings.kafka.password, settings.arango_password) if s]
     configure_logging(
         settings.log_level,
         {"queue_id": settings.queue_id, "producer": settings.producer_id},

@@ -50,7 +50,7 @@ class Worker(faust.Worker):
         """Fail fast, with the cause, when Kafka cannot be used; a signal meanwhile exits 0."""
         settings = self.runtime.settings
         task = self.loop.create_task(
-            probe(settings.bootstrap_servers, self._security(), settings.startup_timeout)
+            probe(settings.kafka.bootstrap_servers, self._security(), settings.startup_timeout)
         )
         for received in (signal.SIGINT, signal.SIGTERM):
             self.loop.add_signal_handler(received, task.cancel)
@@ -69,11 +69,11 @@ class Worker(faust.Worker):
                 self.loop.remove_signal_handler(received)
 
     def _security(self) -> Security:
-        return resolve_security(self.runtime.settings)
+        return resolve_security(self.runtime.settings.kafka)
 
     def _setup_logging(self) -> None:
         settings = self.runtime.settings
-        secrets = [s.reveal() for s in (settings.kafka_password, settings.arango_password) if s]
+        secrets = [s.reveal() for s in (settings.kafka.password, settings.arango_password) if s]
         configure_logging(
             settings.log_level,
             {"queue_id": settings.queue_id, "producer": settings.producer_id},

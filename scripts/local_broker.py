@@ -43,16 +43,25 @@ def tansu_binary() -> str:
 
 
 @contextlib.contextmanager
-def running_broker(port: int | None = None, *, authentication: bool = False,
-                   advertised_port: int | None = None, timeout: float = 15.0) -> Iterator[str]:
+def running_broker(
+    port: int | None = None,
+    *,
+    authentication: bool = False,
+    advertised_port: int | None = None,
+    timeout: float = 15.0,
+) -> Iterator[str]:
     """Start Tansu on 127.0.0.1, wait until it accepts connections, and kill it afterwards."""
     port = port or free_port()
     advertised = advertised_port or port
     command = [
-        tansu_binary(), "broker",
-        "--listener-url", f"tcp://127.0.0.1:{port}",
-        "--advertised-listener-url", f"tcp://127.0.0.1:{advertised}",
-        "--storage-engine", "memory://tansu/",
+        tansu_binary(),
+        "broker",
+        "--listener-url",
+        f"tcp://127.0.0.1:{port}",
+        "--advertised-listener-url",
+        f"tcp://127.0.0.1:{advertised}",
+        "--storage-engine",
+        "memory://tansu/",
         "--silent",
     ]
     if authentication:

@@ -12,7 +12,7 @@ import pytest
 from tests.support import ROOT, Cluster, CommandSender, EventReader
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from local_broker import LOCAL_PROFILE, running_broker  # noqa: E402
+from local_broker import LOCAL_PROFILE, running_broker
 
 
 @pytest.fixture(scope="session")

@@ -53,8 +53,10 @@ class CommandSender:
         self._producer = Producer({"bootstrap.servers": bootstrap, "message.max.bytes": 2_000_000})
 
     def send(self, command: dict[str, Any] | bytes | None, key: bytes | None = None) -> None:
-        value = command if command is None or isinstance(command, bytes) else (
-            json.dumps(command).encode()
+        value = (
+            command
+            if command is None or isinstance(command, bytes)
+            else (json.dumps(command).encode())
         )
         self._producer.produce(self.topic, value=value, key=key)
         remaining = self._producer.flush(10)
@@ -63,8 +65,13 @@ class CommandSender:
     def command(self, queue_id: str, name: str, **fields: Any) -> str:
         """Send a command with a fresh correlation id and return that id."""
         correlation_id = fields.pop("correlation_id", None) or uuid.uuid4().hex
-        payload = {"queue_id": queue_id, "command": name, "correlation_id": correlation_id,
-                   "sent_at": time.time(), **fields}
+        payload = {
+            "queue_id": queue_id,
+            "command": name,
+            "correlation_id": correlation_id,
+            "sent_at": time.time(),
+            **fields,
+        }
         self.send(payload)
         return correlation_id
 
@@ -74,12 +81,14 @@ class EventReader:
 
     def __init__(self, bootstrap: str, topic: str = "queue-events") -> None:
         self.topic = topic
-        self._consumer = Consumer({
-            "bootstrap.servers": bootstrap,
-            "group.id": f"tests-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-        })
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"tests-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
         partitions = ensure_topic(bootstrap, topic)
         self._consumer.assign(
             [TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(partitions)]
@@ -97,11 +106,15 @@ class EventReader:
             self.events.append(json.loads(message.value()))
 
     def of(self, queue_id: str, event: str | None = None) -> list[Event]:
-        return [e for e in self.events
-                if e.get("queue_id") == queue_id and (event is None or e["event"] == event)]
+        return [
+            e
+            for e in self.events
+            if e.get("queue_id") == queue_id and (event is None or e["event"] == event)
+        ]
 
-    def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 15.0,
-                 what: str = "event") -> Event:
+    def wait_for(
+        self, predicate: Callable[[Event], bool], timeout: float = 15.0, what: str = "event"
+    ) -> Event:
         deadline = time.monotonic() + timeout
         seen = 0
         while True:
@@ -113,12 +126,15 @@ class EventReader:
                 raise AssertionError(f"no {what} within {timeout} s")
             self.poll(0.1)
 
-    def wait_event(self, queue_id: str, event: str, timeout: float = 15.0, **fields: Any
-                   ) -> Event:
+    def wait_event(self, queue_id: str, event: str, timeout: float = 15.0, **fields: Any) -> Event:
         return self.wait_for(
-            lambda e: e.get("queue_id") == queue_id and e["event"] == event
-            and all(e.get(k) == v for k, v in fields.items()),
-            timeout, what=f"{event} event for {queue_id} with {fields}",
+            lambda e: (
+                e.get("queue_id") == queue_id
+                and e["event"] == event
+                and all(e.get(k) == v for k, v in fields.items())
+            ),
+            timeout,
+            what=f"{event} event for {queue_id} with {fields}",
         )
 
     def close(self) -> None:
@@ -130,16 +146,22 @@ class WorkerProcess:
 
     def __init__(self, command: list[str], env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
-            command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            command,
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
         )
         self.lines: list[str] = []
         self.stderr_lines: list[str] = []
         self._threads = [
-            threading.Thread(target=self._collect, args=(self.process.stdout, self.lines),
-                             daemon=True),
-            threading.Thread(target=self._collect, args=(self.process.stderr, self.stderr_lines),
-                             daemon=True),
+            threading.Thread(
+                target=self._collect, args=(self.process.stdout, self.lines), daemon=True
+            ),
+            threading.Thread(
+                target=self._collect, args=(self.process.stderr, self.stderr_lines), daemon=True
+            ),
         ]
         for thread in self._threads:
             thread.start()
@@ -181,24 +203,28 @@ class Cluster:
 
     def env(self, queue_id: str, **overrides: str) -> dict[str, str]:
         env = {
-            key: value for key, value in os.environ.items()
-            if not key.startswith(("DUMMY_", "KAFKA_", "QUEUE_")) and key not in (
-                "LOG_LEVEL", "TIME_RANGE", "SYMBOL", "CA_PATH", "METRICS_PORT")
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("DUMMY_", "KAFKA_", "QUEUE_"))
+            and key not in ("LOG_LEVEL", "TIME_RANGE", "SYMBOL", "CA_PATH", "METRICS_PORT")
         }
         env.update(self.profile)
-        env.update({
-            "QUEUE_ID": queue_id,
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "DATA_DIR": str(self.tmp / "data"),
-            "METRICS_PORT": str(free_port()),
-            "STARTUP_TIMEOUT": "30",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "QUEUE_ID": queue_id,
+                "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+                "DATA_DIR": str(self.tmp / "data"),
+                "METRICS_PORT": str(free_port()),
+                "STARTUP_TIMEOUT": "30",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(overrides)
         return env
 
-    def start(self, queue_id: str, *flags: str, command: list[str] | None = None,
-              **env: str) -> WorkerProcess:
+    def start(
+        self, queue_id: str, *flags: str, command: list[str] | None = None, **env: str
+    ) -> WorkerProcess:
         argv = command or [sys.executable, "-m", "dummyservice", *flags]
         worker = WorkerProcess(argv, self.env(queue_id, **env))
         self.workers.append(worker)
@@ -217,8 +243,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def started_worker(cluster: Cluster, reader: EventReader, queue_id: str, *flags: str,
-                   **env: str) -> Iterator[WorkerProcess]:
+def started_worker(
+    cluster: Cluster, reader: EventReader, queue_id: str, *flags: str, **env: str
+) -> Iterator[WorkerProcess]:
     """A worker that has published `started`; killed afterwards if still running."""
     worker = cluster.start(queue_id, *flags, **env)
     try:
