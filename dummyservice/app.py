@@ -96,9 +96,11 @@ async def control(stream: faust.StreamT[bytes]) -> None:
 
 
 if behaviour.noop:
+    app.producer_only = True  # Faust starts no consumer at all
 
     @app.task
     async def start_without_consumer() -> None:
+        runtime.readiness.update(partitions_held=True)  # there are none to hold
         await runtime.on_listening()
 
 else:
@@ -107,9 +109,16 @@ else:
     @app.on_partitions_assigned.connect
     async def on_partitions_assigned(sender: Any, assigned: set[TP], **_: Any) -> None:
         owned = [tp for tp in assigned if tp.topic == settings.control_topic]
-        if owned and not runtime.lifecycle.ended:
+        if not owned:
+            runtime.readiness.update(partitions_held=False)
+        elif not runtime.lifecycle.ended:
             # Publishing `started` from inside the rebalance would delay it; do it next.
             app.add_future(_announce_when_positioned(owned))
+
+    @app.on_partitions_revoked.connect
+    async def on_partitions_revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
+        if any(tp.topic == settings.control_topic for tp in revoked):
+            runtime.readiness.update(partitions_held=False)
 
 
 async def _announce_when_positioned(partitions: list[TP]) -> None:
@@ -124,4 +133,5 @@ async def _announce_when_positioned(partitions: list[TP]) -> None:
     except Exception:
         log.exception("Could not resolve the control topic positions")
         return
+    runtime.readiness.update(partitions_held=True)
     await runtime.on_listening()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from . import __version__
 from .lifecycle import Status
 
 # Ping handling is usually a few milliseconds; the upper buckets catch broker trouble.
+# The *_created series only repeat the process start time; dashboards do not use them.
+disable_created_metrics()
+
 PING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -103,3 +106,13 @@ class Metrics:
 
     def set_ready(self, ready: bool) -> None:
         self.ready.set(int(ready))
+
+    @staticmethod
+    def counts(counter: Counter, label: str) -> dict[str, int]:
+        """A labelled counter's current values, e.g. ``{"pong": 3}``."""
+        return {
+            sample.labels[label]: int(sample.value)
+            for metric in counter.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total")
+        }

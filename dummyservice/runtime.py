@@ -15,6 +15,7 @@ from typing import Any
 from . import events
 from .commands import Command, Rejection, is_addressed_to, is_stale, parse_command
 from .events import Identity
+from .health import Readiness
 from .lifecycle import Lifecycle, Outcome, Status
 from .loader import Loader, LoadFailed
 from .metrics import Metrics
@@ -53,9 +54,9 @@ class Runtime:
             on_published=self.metrics.event_published,
             on_failed=self.metrics.event_failed,
         )
+        self.readiness = Readiness(on_change=self.metrics.set_ready)
         self.started_monotonic = time.monotonic()
         self.listening_since: float | None = None
-        self.shutting_down = False
         self._request_shutdown: Callable[[], None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers: dict[str, Callable[[Command], Awaitable[None]]] = {
@@ -82,6 +83,7 @@ class Runtime:
             return
         self.listening_since = time.time()
         self.metrics.status_changed(self.lifecycle.status)
+        self.readiness.update(started=True)
         await self._publish_lifecycle("started", "Worker started and listening for commands")
         self._start_timers()
 
@@ -246,7 +248,7 @@ class Runtime:
         ending = self.lifecycle.end(outcome, message)
         if ending is None:
             return
-        self.shutting_down = True
+        self.readiness.update(shutting_down=True)  # before the terminal event goes out
         self.metrics.status_changed(self.lifecycle.status)
         self._cancel_tasks()
         log.info("Run ended: %s", message, extra={"outcome": outcome.name.lower()})

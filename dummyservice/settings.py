@@ -116,6 +116,7 @@ class Settings:
     arango_password: Secret | None = field(default=None, repr=False)
     log_level: str = "INFO"
     metrics_port: int = 8000
+    metrics_bind: str = "0.0.0.0"
     startup_timeout: float = 30.0
     data_dir: Path = Path("/tmp/dummy-service")
     fetch_max_wait_ms: int = 500
@@ -151,6 +152,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         arango_password=env.secret("ARANGO_PASSWORD"),
         log_level=env.choice("LOG_LEVEL", LOG_LEVELS, "INFO"),
         metrics_port=env.integer("METRICS_PORT", 8000, minimum=1, maximum=65535),
+        metrics_bind=env.text("METRICS_BIND") or "0.0.0.0",
         startup_timeout=env.number("STARTUP_TIMEOUT", 30.0),
         data_dir=Path(env.text("DATA_DIR") or "/tmp/dummy-service"),
         fetch_max_wait_ms=env.integer("KAFKA_FETCH_MAX_WAIT_MS", 500, minimum=1),

@@ -17,9 +17,11 @@ from typing import Any, NoReturn
 import faust
 from mode.utils.futures import maybe_cancel
 
+from .health import KafkaWatch
 from .kafka import KafkaUnavailable, Security, probe, resolve_security
 from .lifecycle import Outcome, Status
 from .logs import configure_logging
+from .web import PortInUse, WebServer
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +36,13 @@ class Worker(faust.Worker):
         self.runtime = app.runtime
         self.runtime.on_shutdown_request(self._shut_down)
         self._signalled = False
+        self.web: WebServer | None = None
+        self.kafka_watch: KafkaWatch | None = None
 
     # -- start-up ------------------------------------------------------------------------
 
     def execute_from_commandline(self) -> NoReturn:
+        self._start_web_server()
         self._probe_kafka()
         try:
             super().execute_from_commandline()
@@ -45,6 +50,17 @@ class Worker(faust.Worker):
             code = self.runtime.lifecycle.exit_code
             raise SystemExit(exc.code if code is None else code) from None
         raise SystemExit(self.runtime.lifecycle.exit_code or 0)
+
+    def _start_web_server(self) -> None:
+        """Serve /healthz and /readyz from the first moment, so probes see the start-up."""
+        settings = self.runtime.settings
+        self.web = WebServer(self.runtime, settings.metrics_bind, settings.metrics_port)
+        try:
+            self.loop.run_until_complete(self.web.start())
+        except PortInUse as exc:
+            self.runtime.lifecycle.end(Outcome.BAD_CONFIG, str(exc))
+            log.error("%s", exc, extra={"variable": "METRICS_PORT"})
+            sys.exit(Outcome.BAD_CONFIG.exit_code)
 
     def _probe_kafka(self) -> None:
         """Fail fast, with the cause, when Kafka cannot be used; a signal meanwhile exits 0."""
@@ -83,6 +99,13 @@ class Worker(faust.Worker):
     async def on_first_start(self) -> None:
         await super().on_first_start()
         self.add_future(self._enforce_startup_deadline())
+        settings = self.runtime.settings
+        self.kafka_watch = KafkaWatch(
+            settings.kafka.bootstrap_servers,
+            self._security(),
+            lambda reachable: self.runtime.readiness.update(kafka_reachable=reachable),
+        )
+        self.kafka_watch.start()
 
     async def _enforce_startup_deadline(self) -> None:
         timeout = self.runtime.settings.startup_timeout
@@ -126,4 +149,11 @@ class Worker(faust.Worker):
         if not self.runtime.lifecycle.ended:
             # Nothing of ours asked to stop: Faust is going down on its own (a crash).
             await self.runtime.end(Outcome.ERROR, "The worker stopped unexpectedly")
+        if self.kafka_watch is not None:
+            await self.kafka_watch.stop()
         await super().on_stop()
+
+    async def on_shutdown(self) -> None:
+        await super().on_shutdown()
+        if self.web is not None:
+            await self.web.stop()
