@@ -145,6 +145,7 @@ class WorkerProcess:
     """One real worker process, its stdout lines collected in the background."""
 
     def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.env = env
         self.process = subprocess.Popen(
             command,
             env=env,
@@ -170,6 +171,11 @@ class WorkerProcess:
     def _collect(stream: Any, into: list[str]) -> None:
         for line in stream:
             into.append(line.rstrip("\n"))
+
+    @property
+    def port(self) -> int:
+        """The worker's HTTP port (/metrics, /healthz, /readyz, /status)."""
+        return int(self.env["METRICS_PORT"])
 
     def wait(self, timeout: float = 30.0) -> int:
         code = self.process.wait(timeout=timeout)
@@ -215,6 +221,7 @@ class Cluster:
                 "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
                 "DATA_DIR": str(self.tmp / "data"),
                 "METRICS_PORT": str(free_port()),
+                "METRICS_BIND": "127.0.0.1",
                 "STARTUP_TIMEOUT": "30",
                 "PYTHONUNBUFFERED": "1",
             }
