@@ -395,10 +395,11 @@ def test_pod_template_carries_prometheus_scrape_annotations(overlay):
     assert annotations["prometheus.io/path"] == "/metrics"
 
 
-def test_deployment_replaces_its_single_pod_instead_of_surging():
+def test_deployment_rolls_out_without_a_gap_in_readiness():
+    # Each replica has a consumer group of its own, so a surge pod becomes ready at once.
     spec = workload("deployment")["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"]["type"] == "Recreate"
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
 def test_job_pods_are_never_restarted_in_place():
