@@ -51,6 +51,10 @@ def running_broker(
     timeout: float = 15.0,
 ) -> Iterator[str]:
     """Start Tansu on 127.0.0.1, wait until it accepts connections, and kill it afterwards."""
+    if port is not None and _accepts_connections(port):
+        raise RuntimeError(
+            f"port {port} is already in use (another local broker?): stop it or pick another port"
+        )
     port = port or free_port()
     advertised = advertised_port or port
     command = [
@@ -75,12 +79,18 @@ def running_broker(
         process.wait(timeout=10)
 
 
+def _accepts_connections(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
+
+
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"Tansu exited with code {process.returncode} before listening")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        if _accepts_connections(port):
             return
         time.sleep(0.02)
     raise TimeoutError(f"Tansu did not listen on port {port} within {timeout} s")
