@@ -49,6 +49,8 @@ app = DummyApp(
     consumer_auto_offset_reset="latest",
     topic_disable_leader=True,
     producer_acks=-1,
+    # Faust waits 20 minutes by default; an event the broker cannot take in 30 s is reported.
+    producer_request_timeout=30.0,
     web_enabled=False,
     datadir=str(settings.data_dir),
     Worker="dummyservice.worker:Worker",

@@ -264,3 +264,16 @@ def started_worker(
         yield worker
     finally:
         worker.stop()
+
+
+def broker_pid(bootstrap: str) -> int:
+    """The PID of the local Tansu broker listening at ``bootstrap``."""
+    port = bootstrap.rsplit(":", 1)[1]
+    found = subprocess.run(
+        ["pgrep", "-f", f"listener-url tcp://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=5,
+    ).stdout.split()
+    assert len(found) == 1, f"expected one broker on port {port}, found {found}"
+    return int(found[0])

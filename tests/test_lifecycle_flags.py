@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -15,6 +16,7 @@ from tests.support import (
     ROOT,
     Cluster,
     EventReader,
+    broker_pid,
     ensure_topic,
     started_worker,
     unique,
@@ -285,39 +287,19 @@ def test_a_second_signal_exits_at_once_when_the_broker_hangs(tmp_path, reader):
         cluster = Cluster(bootstrap, dict(LOCAL_PROFILE), tmp_path)
         own_reader = EventReader(bootstrap)
         queue = unique()
-        broker_pid = _broker_pid(bootstrap)
+        broker = broker_pid(bootstrap)
         try:
             with started_worker(cluster, own_reader, queue) as worker:
-                _signal_pid(broker_pid, signal.SIGSTOP)
+                os.kill(broker, signal.SIGSTOP)
                 worker.signal(signal.SIGTERM)  # `interrupted` cannot be published now
                 time.sleep(0.5)
                 worker.signal(signal.SIGTERM)
                 assert worker.wait(5) == 0
                 logs = worker.logs()
         finally:
-            _signal_pid(broker_pid, signal.SIGCONT)
+            os.kill(broker, signal.SIGCONT)
             own_reader.close()
     assert any("again" in line["message"] for line in logs)
-
-
-def _broker_pid(bootstrap: str) -> int:
-    import subprocess
-
-    port = bootstrap.rsplit(":", 1)[1]
-    out = subprocess.run(
-        ["pgrep", "-f", f"listener-url tcp://127.0.0.1:{port}"],
-        capture_output=True,
-        text=True,
-        timeout=5,
-    ).stdout.split()
-    assert len(out) == 1, out
-    return int(out[0])
-
-
-def _signal_pid(pid: int, signum: int) -> None:
-    import os
-
-    os.kill(pid, signum)
 
 
 @pytest.mark.parametrize(

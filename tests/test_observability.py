@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -16,7 +18,18 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import free_port, started_worker, unique
+from tests.support import (
+    ROOT,
+    Cluster,
+    EventReader,
+    broker_pid,
+    free_port,
+    started_worker,
+    unique,
+)
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from local_broker import LOCAL_PROFILE, running_broker
 
 LIFECYCLE = ("started", "loading", "interrupted", "finished", "error")
 
@@ -90,6 +103,27 @@ def test_healthz_turns_503_while_shutting_down(cluster, reader):
         # Faust takes about a second to shut down after `interrupted`: the server is still up.
         wait_http(port, "/healthz", 503, timeout=10)
         assert worker.wait(30) == 0
+
+
+def test_readiness_tells_the_truth_during_a_broker_outage(tmp_path):
+    # A private broker we can freeze without disturbing the other tests.
+    with running_broker() as bootstrap:
+        cluster = Cluster(bootstrap, dict(LOCAL_PROFILE), tmp_path)
+        reader = EventReader(bootstrap)
+        queue = unique()
+        broker = broker_pid(bootstrap)
+        try:
+            with started_worker(cluster, reader, queue) as worker:
+                wait_http(worker.port, "/readyz", 200)
+                os.kill(broker, signal.SIGSTOP)
+                body = wait_http(worker.port, "/readyz", 503, timeout=30)
+                assert json.loads(body)["reason"] in ("kafka_unreachable", "no_partitions")
+                assert get(worker.port, "/healthz")[0] == 200  # alive, only not ready
+                os.kill(broker, signal.SIGCONT)
+                wait_http(worker.port, "/readyz", 200, timeout=30)
+        finally:
+            os.kill(broker, signal.SIGCONT)
+            reader.close()
 
 
 def test_metrics_count_pings_and_keep_the_status_one_hot(cluster, sender, reader):
