@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, Cluster, CommandSender, EventReader
+from tests.support import ROOT, Cluster, CommandSender, EventReader, broker_pid
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from local_broker import LOCAL_PROFILE, running_broker
@@ -47,7 +48,35 @@ def reader(cluster: Cluster) -> Iterator[EventReader]:
     reader.close()
 
 
+class PrivateBroker:
+    """A broker of one test's own, which it may freeze without disturbing the others."""
+
+    def __init__(self, cluster: Cluster, reader: EventReader, pid: int) -> None:
+        self.cluster = cluster
+        self.reader = reader
+        self.pid = pid
+
+    def freeze(self) -> None:
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[PrivateBroker]:
+    with running_broker() as bootstrap:
+        cluster = Cluster(bootstrap, dict(LOCAL_PROFILE), tmp_path)
+        broker = PrivateBroker(cluster, EventReader(bootstrap), broker_pid(bootstrap))
+        try:
+            yield broker
+        finally:
+            broker.thaw()
+            cluster.stop_all()
+            broker.reader.close()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "cluster" in getattr(item, "fixturenames", ()):
+        if {"cluster", "private_broker"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.broker)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import time
@@ -16,7 +15,6 @@ from tests.support import (
     ROOT,
     Cluster,
     EventReader,
-    broker_pid,
     ensure_topic,
     started_worker,
     unique,
@@ -25,7 +23,6 @@ from tests.support import (
 TERMINAL = ("interrupted", "finished", "error")
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from local_broker import running_broker  # noqa: E402
 
 
 def single_terminal(reader: EventReader, queue: str, settle: float = 1.0) -> dict:
@@ -279,27 +276,15 @@ def test_sigterm_during_loading_interrupts_and_loading_stops(cluster, reader):
     assert single_terminal(reader, queue, settle=1.5)["event"] == "interrupted"
 
 
-def test_a_second_signal_exits_at_once_when_the_broker_hangs(tmp_path, reader):
-    # A private broker we can freeze without disturbing the other tests.
-    with running_broker() as bootstrap:
-        from local_broker import LOCAL_PROFILE
-
-        cluster = Cluster(bootstrap, dict(LOCAL_PROFILE), tmp_path)
-        own_reader = EventReader(bootstrap)
-        queue = unique()
-        broker = broker_pid(bootstrap)
-        try:
-            with started_worker(cluster, own_reader, queue) as worker:
-                os.kill(broker, signal.SIGSTOP)
-                worker.signal(signal.SIGTERM)  # `interrupted` cannot be published now
-                time.sleep(0.5)
-                worker.signal(signal.SIGTERM)
-                assert worker.wait(5) == 0
-                logs = worker.logs()
-        finally:
-            os.kill(broker, signal.SIGCONT)
-            own_reader.close()
-    assert any("again" in line["message"] for line in logs)
+def test_a_second_signal_exits_at_once_when_the_broker_hangs(private_broker):
+    queue = unique()
+    with started_worker(private_broker.cluster, private_broker.reader, queue) as worker:
+        private_broker.freeze()
+        worker.signal(signal.SIGTERM)  # `interrupted` cannot be published now
+        time.sleep(0.5)
+        worker.signal(signal.SIGTERM)
+        assert worker.wait(5) == 0
+    assert any("again" in line["message"] for line in worker.logs())
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -20,16 +19,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import (
     ROOT,
-    Cluster,
-    EventReader,
-    broker_pid,
     free_port,
     started_worker,
     unique,
 )
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from local_broker import LOCAL_PROFILE, running_broker
 
 LIFECYCLE = ("started", "loading", "interrupted", "finished", "error")
 
@@ -105,25 +100,16 @@ def test_healthz_turns_503_while_shutting_down(cluster, reader):
         assert worker.wait(30) == 0
 
 
-def test_readiness_tells_the_truth_during_a_broker_outage(tmp_path):
-    # A private broker we can freeze without disturbing the other tests.
-    with running_broker() as bootstrap:
-        cluster = Cluster(bootstrap, dict(LOCAL_PROFILE), tmp_path)
-        reader = EventReader(bootstrap)
-        queue = unique()
-        broker = broker_pid(bootstrap)
-        try:
-            with started_worker(cluster, reader, queue) as worker:
-                wait_http(worker.port, "/readyz", 200)
-                os.kill(broker, signal.SIGSTOP)
-                body = wait_http(worker.port, "/readyz", 503, timeout=30)
-                assert json.loads(body)["reason"] in ("kafka_unreachable", "no_partitions")
-                assert get(worker.port, "/healthz")[0] == 200  # alive, only not ready
-                os.kill(broker, signal.SIGCONT)
-                wait_http(worker.port, "/readyz", 200, timeout=30)
-        finally:
-            os.kill(broker, signal.SIGCONT)
-            reader.close()
+def test_readiness_tells_the_truth_during_a_broker_outage(private_broker):
+    queue = unique()
+    with started_worker(private_broker.cluster, private_broker.reader, queue) as worker:
+        wait_http(worker.port, "/readyz", 200)
+        private_broker.freeze()
+        body = wait_http(worker.port, "/readyz", 503, timeout=30)
+        assert json.loads(body)["reason"] in ("kafka_unreachable", "no_partitions")
+        assert get(worker.port, "/healthz")[0] == 200  # alive, only not ready
+        private_broker.thaw()
+        wait_http(worker.port, "/readyz", 200, timeout=30)
 
 
 def test_metrics_count_pings_and_keep_the_status_one_hot(cluster, sender, reader):
