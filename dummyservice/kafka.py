@@ -20,6 +20,7 @@ import asyncio
 import logging
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .settings import ConfigError, KafkaSettings
@@ -67,13 +68,14 @@ def resolve_security(settings: KafkaSettings) -> Security:
         raise ConfigError(
             "KAFKA_SECURITY_PROTOCOL", f"is {protocol} but KAFKA_USER/KAFKA_PASSWORD are not set"
         )
-    context = None
-    if uses_tls:
-        context = ssl.create_default_context(
-            cafile=str(settings.ca_path) if settings.ca_path else None
+    if has_login and not uses_sasl:
+        raise ConfigError(
+            "KAFKA_SECURITY_PROTOCOL",
+            f"is {protocol}, which sends no login, but KAFKA_USER/KAFKA_PASSWORD are set: "
+            f"use SASL_{protocol} "
+            "or unset the login",
         )
-        context.check_hostname = True
-        context.verify_mode = ssl.CERT_REQUIRED
+    context = _tls_context(settings.ca_path) if uses_tls else None
     return Security(
         protocol=protocol,
         ssl_context=context,
@@ -81,6 +83,22 @@ def resolve_security(settings: KafkaSettings) -> Security:
         username=settings.user if uses_sasl else None,
         password=settings.password.reveal() if uses_sasl and settings.password else None,
     )
+
+
+def _tls_context(ca_path: Path | None) -> ssl.SSLContext:
+    """Verify the broker's certificate and host name; without a CA, against the system's CAs."""
+    try:
+        context = ssl.create_default_context(cafile=str(ca_path) if ca_path else None)
+    except (ssl.SSLError, OSError) as exc:
+        # Only a set path can fail here: the variable is KAFKA_CA_PATH or its alias CA_PATH.
+        raise ConfigError(
+            "KAFKA_CA_PATH",
+            f"(or CA_PATH) points to {ca_path}, which holds no readable PEM CA certificate "
+            f"({getattr(exc, 'reason', None) or exc.strerror or type(exc).__name__})",
+        ) from None
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
 
 def faust_credentials(security: Security) -> Any:
@@ -125,74 +143,112 @@ async def probe(bootstrap_servers: tuple[str, ...], security: Security, timeout:
 
 
 async def _probe(bootstrap_servers: tuple[str, ...], security: Security, timeout: float) -> None:
-    from aiokafka import AIOKafkaClient
-
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    last: KafkaUnavailable | None = None
-    while True:
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            raise last or KafkaUnavailable("unreachable", _unreachable(bootstrap_servers, timeout))
-        client = AIOKafkaClient(
-            bootstrap_servers=list(bootstrap_servers),
-            request_timeout_ms=int(max(remaining, 1.0) * 1000),
-            **security.aiokafka_kwargs(),
-        )
+    while (remaining := deadline - loop.time()) > 0:
         try:
-            await asyncio.wait_for(client.bootstrap(), remaining)
-            return
+            failures = await asyncio.wait_for(
+                _bootstrap_once(bootstrap_servers, security, remaining), remaining
+            )
         except TimeoutError:
-            raise last or KafkaUnavailable(
-                "unreachable", _unreachable(bootstrap_servers, timeout)
-            ) from None
-        except Exception as exc:  # classify, then retry until the deadline or give up
-            last = classify_error(exc, bootstrap_servers, timeout)
-            if last.kind != "unreachable":
-                raise last from None
-        finally:
-            await client.close()
+            break
+        if not failures:
+            return
+        # A TLS or login failure says more than a server that did not answer, and retrying
+        # cannot fix it.
+        for exc in failures:
+            cause = classify_error(exc, bootstrap_servers, timeout)
+            if cause.kind != "unreachable":
+                raise cause
         await asyncio.sleep(min(0.5, max(deadline - loop.time(), 0)))
+    tls = security.ssl_context is not None
+    raise KafkaUnavailable("unreachable", _unreachable(bootstrap_servers, timeout, tls=tls))
+
+
+async def _bootstrap_once(
+    servers: tuple[str, ...], security: Security, timeout: float
+) -> list[Exception]:
+    """Connect, log in and fetch metadata from the first bootstrap server that allows it.
+
+    Returns the failures, none if a server answered. aiokafka's own ``bootstrap()`` swallows
+    TLS and SASL errors (it logs them and raises only "Unable to bootstrap"), so the probe opens
+    the connections itself to see the real cause.
+    """
+    from aiokafka.conn import collect_hosts, create_conn
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    failures: list[Exception] = []
+    for host, port, _ in collect_hosts(list(servers), randomize=False):
+        try:
+            conn = await create_conn(
+                host,
+                port,
+                request_timeout_ms=int(max(timeout, 1.0) * 1000),
+                **security.aiokafka_kwargs(),
+            )
+        except Exception as exc:
+            failures.append(exc)
+            continue
+        try:
+            await conn.send(MetadataRequest([]))
+            return []
+        except Exception as exc:
+            failures.append(exc)
+        finally:
+            conn.close()
+    return failures
 
 
 def classify_error(
     exc: BaseException, servers: tuple[str, ...], timeout: float
 ) -> KafkaUnavailable:
     """Map a client exception to unreachable, TLS or authentication, without secrets."""
+    where = ",".join(servers)
     chain = _causes(exc)
     for error in chain:
         if isinstance(error, ssl.SSLCertVerificationError):
+            hint = (
+                "check that KAFKA_BOOTSTRAP_SERVERS names a host the certificate is issued for"
+                if error.verify_code in _HOSTNAME_MISMATCH
+                else "check KAFKA_CA_PATH and the broker's certificate"
+            )
             return KafkaUnavailable(
                 "tls",
-                f"TLS handshake with {','.join(servers)} failed: the broker's certificate was "
-                f"not accepted ({error.verify_message}); check KAFKA_CA_PATH",
+                f"TLS handshake with {where} failed: the broker's certificate was not accepted "
+                f"({error.verify_message}); {hint}",
             )
         if isinstance(error, ssl.SSLError):
             return KafkaUnavailable(
                 "tls",
-                f"TLS handshake with {','.join(servers)} failed ({error.reason or 'SSL error'}); "
+                f"TLS handshake with {where} failed ({error.reason or 'SSL error'}); "
                 "check KAFKA_CA_PATH and that the port speaks TLS",
             )
-    names = " ".join(type(error).__name__ for error in chain)
+    names = " ".join(type(error).__name__ for error in chain).lower()
     texts = " ".join(str(error) for error in chain).lower()
-    if (
-        "sasl" in names.lower()
-        or "authentication" in texts
-        or "auth" in names.lower()
-        or (isinstance(exc, KeyError))
-    ):
+    # aiokafka's SCRAM client raises KeyError or ValueError on a server reply it cannot follow,
+    # e.g. KeyError('v') when the server answers with e=unknown-user instead of a signature.
+    scram_reply = any(isinstance(error, KeyError | ValueError) for error in chain)
+    if "sasl" in names or "auth" in names or "authentication" in texts or scram_reply:
         return KafkaUnavailable(
             "authentication",
-            f"Kafka authentication failed at {','.join(servers)}: the broker rejected the "
-            "SASL login; check KAFKA_USER, KAFKA_PASSWORD and KAFKA_SASL_MECHANISM",
+            f"Kafka authentication failed at {where}: the broker rejected the SASL login; "
+            "check KAFKA_USER, KAFKA_PASSWORD and KAFKA_SASL_MECHANISM",
         )
     return KafkaUnavailable("unreachable", _unreachable(servers, timeout))
 
 
-def _unreachable(servers: tuple[str, ...], timeout: float) -> str:
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH
+_HOSTNAME_MISMATCH = (62, 64)
+
+
+def _unreachable(servers: tuple[str, ...], timeout: float, *, tls: bool = False) -> str:
+    # A plaintext port sent a TLS handshake may just wait for more bytes: say so.
+    check = "KAFKA_BOOTSTRAP_SERVERS, the network and that the port speaks TLS"
+    if not tls:
+        check = "KAFKA_BOOTSTRAP_SERVERS and the network"
     return (
         f"Kafka at {','.join(servers)} is unreachable (no broker answered within {timeout:g} s); "
-        "check KAFKA_BOOTSTRAP_SERVERS and the network"
+        f"check {check}"
     )
 
 
