@@ -73,7 +73,7 @@ def parse_command(
     raw: bytes | None, known: Mapping[str, Mapping[str, ArgParser]] = COMMAND_ARGS
 ) -> Command | Rejection:
     """Decode one control-topic value; never raises."""
-    if raw is None:
+    if not raw:
         return Rejection("empty", "the message has no value")
     if len(raw) > MAX_COMMAND_BYTES:
         return Rejection(
@@ -85,8 +85,8 @@ def parse_command(
         return Rejection("invalid_utf8", f"the message is not UTF-8 ({exc.reason} at {exc.start})")
     try:
         payload = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nesting too deep"
+    except (ValueError, RecursionError) as exc:  # ValueError: also integers too long to convert
+        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else _short(exc)
         return Rejection("invalid_json", f"the message is not JSON ({detail})")
     if not isinstance(payload, dict):
         return Rejection(
@@ -171,3 +171,7 @@ def is_stale(
     """
     moment = sent_at if sent_at is not None else record_time
     return moment is not None and moment < ready_since - clock_skew
+
+
+def _short(exc: BaseException) -> str:
+    return "nesting too deep" if isinstance(exc, RecursionError) else str(exc)[:200]

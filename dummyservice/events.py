@@ -81,5 +81,9 @@ def rejected_fields(rejection: Rejection) -> dict[str, Any]:
 
 
 def encode(payload: dict[str, Any]) -> bytes:
-    """Serialise an event as compact UTF-8 JSON."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """Serialise an event as compact JSON (ASCII, so a subset of UTF-8).
+
+    Non-ASCII characters are escaped: a command may carry strings that JSON allows but UTF-8
+    cannot hold (lone surrogates), and echoing them must never stop an event from going out.
+    """
+    return json.dumps(payload, separators=(",", ":")).encode("ascii")

@@ -34,11 +34,21 @@ class ServiceJsonFormatter(JsonFormatter):
         for key, value in self._context.items():
             log_data.setdefault(key, value)
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        # Before serialising: a secret is found however JSON would escape it.
+        return {key: self._redact(value) for key, value in log_data.items()}
+
+    def _redact(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: self._redact(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._redact(item) for item in value]
+        text = value if isinstance(value, str) else str(value)
+        if not any(secret in text for secret in self._secrets):
+            return value
         for secret in self._secrets:
-            line = line.replace(secret, REDACTED)
-        return line
+            text = text.replace(secret, REDACTED)
+        return text
 
 
 def configure_logging(

@@ -21,6 +21,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 
 
@@ -133,7 +134,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     kafka = load_kafka_settings(env)
     arango_url = env.text("ARANGO_URL")
     if arango_url and not re.match(r"^https?://[^/\s]+", arango_url):
-        raise ConfigError("ARANGO_URL", f"is {arango_url!r}: expected http(s)://host:port")
+        raise ConfigError(
+            "ARANGO_URL", f"is {_without_credentials(arango_url)!r}: expected http(s)://host:port"
+        )
 
     settings = Settings(
         queue_id=env.required("QUEUE_ID", "the id of the queue this worker serves"),
@@ -207,11 +210,11 @@ def _time_range(raw: str | None) -> TimeRange | None:
     if raw is None:
         return None
     hint = "expected YYYY-MM-DD:YYYY-MM-DD, e.g. 2024-01-01:2024-01-31"
-    parts = raw.split(":")
-    if len(parts) != 2:
+    parts = [part.strip() for part in raw.split(":")]
+    if len(parts) != 2 or not all(_ISO_DAY.fullmatch(part) for part in parts):
         raise ConfigError("TIME_RANGE", f"is {raw!r}: {hint}")
     try:
-        start, end = (dt.date.fromisoformat(part.strip()) for part in parts)
+        start, end = (dt.date.fromisoformat(part) for part in parts)
     except ValueError:
         raise ConfigError("TIME_RANGE", f"is {raw!r}: {hint}") from None
     if end < start:
@@ -228,11 +231,17 @@ def _bootstrap_servers(raw: str | None) -> tuple[str, ...]:
         if not match or not 0 < int(match.group(2)) < 65536:
             raise ConfigError(
                 "KAFKA_BOOTSTRAP_SERVERS",
-                f"has {server!r}: expected host:port[,host:port], e.g. kafka:9093",
+                f"has {_without_credentials(server)!r}: expected host:port[,host:port], "
+                "e.g. kafka:9093",
             )
     if not servers:
         raise ConfigError("KAFKA_BOOTSTRAP_SERVERS", "is empty: expected host:port[,host:port]")
     return servers
+
+
+def _without_credentials(address: str) -> str:
+    """``user:password@host`` → ``***@host``: a rejected value is echoed, its login never."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^@/\s]*@", r"\1***@", address)
 
 
 def _ca_path(env: Env) -> Path | None:
@@ -258,7 +267,7 @@ class Env:
 
     def secret(self, name: str) -> Secret | None:
         value = self._values.get(name, "")
-        return Secret(value) if value else None
+        return Secret(value) if value.strip() else None
 
     def required(self, name: str, meaning: str) -> str:
         value = self.text(name)
