@@ -65,6 +65,21 @@ def test_exit_on_ping_answers_then_finishes(cluster, sender, reader):
     assert reader.of(queue, "pong")[0]["correlation_id"] == correlation
 
 
+@pytest.mark.parametrize("debug", [True, False])
+def test_debug_logs_what_is_otherwise_left_out(cluster, sender, reader, debug):
+    queue = unique()
+    flags = ("--debug",) if debug else ()
+    with started_worker(cluster, reader, queue, *flags) as worker:
+        sender.command(unique("someone-else"), "ping")
+        correlation = sender.command(queue, "ping")
+        reader.wait_event(queue, "pong", correlation_id=correlation)
+        sender.command(queue, "stop")
+        assert worker.wait(30) == 0
+    ignored = [line for line in worker.logs() if line["message"].startswith("Ignoring command")]
+    assert bool(ignored) is debug
+    assert all(line["level"] == "DEBUG" for line in ignored)
+
+
 def test_noop_starts_at_once_and_consumes_no_commands(cluster, sender, reader):
     queue = unique()
     with started_worker(cluster, reader, queue, "--noop", "--exit-after", "3") as worker:
