@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import faust
+import faust.tables
 from faust.types import TP
 
 from .kafka import faust_credentials
@@ -30,6 +31,19 @@ class DummyApp(faust.App):
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)
+
+
+class TableManager(faust.tables.TableManager):
+    """Faust's table manager without its one-second pause at start-up.
+
+    Faust sleeps 1 s so that agents can declare tables before the consumer subscribes. This
+    app declares none, and the pause would delay `started` (and readiness) by that second.
+    """
+
+    async def on_start(self) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
 
 
 def _consumer_group(queue_id: str, instance: str) -> str:
@@ -54,6 +68,7 @@ app = DummyApp(
     web_enabled=False,
     datadir=str(settings.data_dir),
     Worker="dummyservice.worker:Worker",
+    TableManager=TableManager,
 )
 setattr(app, FETCH_MAX_WAIT_MS_SETTING, settings.fetch_max_wait_ms)
 
