@@ -52,8 +52,8 @@ debug-stop: venv ## Stop the worker of QUEUE_ID and wait for `interrupted`
 	KAFKA_BOOTSTRAP_SERVERS=$${KAFKA_BOOTSTRAP_SERVERS:-$(LOCAL_KAFKA)} \
 		$(BIN)/dummy-service stop --queue-id $(QUEUE_ID) --timeout 10
 
-bench: venv ## Measure ping latency, start-up time and memory against a baseline
-	$(BIN)/python scripts/local_broker.py -- $(BIN)/python -m benchmarks
+bench: venv ## Measure ping latency, start-up time and memory against a baseline (ARGS=--quick)
+	$(BIN)/python -m benchmarks $(ARGS)
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
