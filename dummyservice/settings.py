@@ -119,6 +119,7 @@ class Settings:
     metrics_port: int = 8000
     metrics_bind: str = "0.0.0.0"
     startup_timeout: float = 30.0
+    shutdown_timeout: float = 15.0
     data_dir: Path = Path("/tmp/dummy-service")
     fetch_max_wait_ms: int = 500
     session_timeout: float = 10.0
@@ -157,6 +158,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         metrics_port=env.integer("METRICS_PORT", 8000, minimum=1, maximum=65535),
         metrics_bind=env.text("METRICS_BIND") or "0.0.0.0",
         startup_timeout=env.number("STARTUP_TIMEOUT", 30.0),
+        shutdown_timeout=env.number("SHUTDOWN_TIMEOUT", 15.0),
         data_dir=Path(env.text("DATA_DIR") or "/tmp/dummy-service"),
         fetch_max_wait_ms=env.integer("KAFKA_FETCH_MAX_WAIT_MS", 500, minimum=1),
         session_timeout=env.number("KAFKA_SESSION_TIMEOUT", 10.0),

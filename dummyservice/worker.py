@@ -128,10 +128,8 @@ class Worker(faust.Worker):
 
     def _on_signal(self, received: signal.Signals) -> None:
         if self._signalled:
-            code = self.runtime.lifecycle.exit_code
             log.warning("Received %s again: exiting now", received.name)
-            logging.shutdown()
-            os._exit(0 if code is None else code)
+            self._exit_now()
         self._signalled = True
         log.info("Received %s: shutting down", received.name)
         self.add_future(self.runtime.end(Outcome.INTERRUPTED, f"Interrupted by {received.name}"))
@@ -140,6 +138,23 @@ class Worker(faust.Worker):
         if self._signal_stop_future is None:
             self._signal_stop_time = self.loop.time()
             self._signal_stop_future = asyncio.ensure_future(self._stop_worker())
+            # Faust's own stop waits up to 20 s for the producer and 60 s for the consumer
+            # when the broker is gone: longer than Kubernetes waits before SIGKILL.
+            self.loop.call_later(self.runtime.settings.shutdown_timeout, self._shutdown_overdue)
+
+    def _shutdown_overdue(self) -> None:
+        log.error(
+            "Shutdown did not finish within %g s (SHUTDOWN_TIMEOUT): exiting now",
+            self.runtime.settings.shutdown_timeout,
+            extra={"cause": "shutdown_timeout"},
+        )
+        self._exit_now()
+
+    def _exit_now(self) -> NoReturn:
+        """Exit at once with the outcome's code, skipping whatever shutdown is still pending."""
+        code = self.runtime.lifecycle.exit_code
+        logging.shutdown()
+        os._exit(0 if code is None else code)
 
     async def _stop_worker(self) -> None:
         await self.stop()

@@ -345,3 +345,16 @@ def test_an_unreachable_broker_exits_3_with_a_clear_message(cluster):
     errors = [line for line in worker.logs() if line["level"] == "ERROR"]
     assert len(errors) == 1
     assert "unreachable" in errors[0]["message"]
+
+
+def test_shutdown_is_bounded_when_the_broker_is_gone(private_broker):
+    queue = unique()
+    cluster, reader = private_broker.cluster, private_broker.reader
+    with started_worker(cluster, reader, queue, SHUTDOWN_TIMEOUT="2") as worker:
+        private_broker.freeze()
+        worker.signal(signal.SIGTERM)  # one signal only, as Kubernetes sends
+        # Unbounded, Faust's own stop would wait 20 s for the producer and 60 s for the consumer.
+        assert worker.wait(45) == 0
+    overdue = [line for line in worker.logs() if line.get("cause") == "shutdown_timeout"]
+    assert [line["level"] for line in overdue] == ["ERROR"]
+    assert "SHUTDOWN_TIMEOUT" in overdue[0]["message"]

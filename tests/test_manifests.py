@@ -19,6 +19,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from dummyservice.runtime import TERMINAL_PUBLISH_TIMEOUT
+
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
 OVERLAYS = ("deployment", "job", "pod")
@@ -384,7 +386,10 @@ def test_no_secret_yaml_in_the_repository_holds_a_real_value():
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_termination_grace_period_leaves_time_to_publish_interrupted(overlay):
-    assert pod_spec(overlay)["terminationGracePeriodSeconds"] >= 30
+    # The worker bounds its own shutdown: the terminal event, then SHUTDOWN_TIMEOUT.
+    shutdown = float(environment(overlay).get("SHUTDOWN_TIMEOUT", 15))
+    grace = pod_spec(overlay)["terminationGracePeriodSeconds"]
+    assert grace > TERMINAL_PUBLISH_TIMEOUT + shutdown
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

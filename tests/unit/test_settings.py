@@ -59,6 +59,7 @@ def test_only_queue_id_is_required_and_the_rest_takes_the_documented_defaults() 
     assert (settings.events_topic, settings.control_topic) == ("queue-events", "queue-control")
     assert (settings.metrics_port, settings.metrics_bind) == (8000, "0.0.0.0")
     assert (settings.log_level, settings.startup_timeout) == ("INFO", 30.0)
+    assert settings.shutdown_timeout == 15.0
     assert settings.data_dir == Path("/tmp/dummy-service")
     assert (settings.fetch_max_wait_ms, settings.command_clock_skew) == (500, 1.0)
     assert (settings.session_timeout, settings.heartbeat_interval) == (10.0, 3.0)
@@ -95,6 +96,7 @@ def test_every_variable_is_read_into_its_setting(tmp_path: Path) -> None:
             "METRICS_PORT": "9100",
             "METRICS_BIND": "127.0.0.1",
             "STARTUP_TIMEOUT": "5.5",
+            "SHUTDOWN_TIMEOUT": "7",
             "DATA_DIR": str(tmp_path),
             "COMMAND_CLOCK_SKEW": "0",
             "KAFKA_FETCH_MAX_WAIT_MS": "20",
@@ -128,7 +130,8 @@ def test_every_variable_is_read_into_its_setting(tmp_path: Path) -> None:
         9100,
         "127.0.0.1",
     )
-    assert (settings.startup_timeout, settings.data_dir) == (5.5, tmp_path)
+    assert (settings.startup_timeout, settings.shutdown_timeout) == (5.5, 7.0)
+    assert settings.data_dir == tmp_path
     assert (settings.command_clock_skew, settings.fetch_max_wait_ms) == (0.0, 20)
     assert (settings.session_timeout, settings.heartbeat_interval) == (3.0, 1.0)
     assert settings.rebalance_timeout == 4.0
@@ -319,6 +322,8 @@ INVALID = [
     pytest.param({"STARTUP_TIMEOUT": "soon"}, "STARTUP_TIMEOUT", id="timeout-word"),
     pytest.param({"STARTUP_TIMEOUT": "nan"}, "STARTUP_TIMEOUT", id="timeout-nan"),
     pytest.param({"STARTUP_TIMEOUT": "inf"}, "STARTUP_TIMEOUT", id="timeout-inf"),
+    pytest.param({"SHUTDOWN_TIMEOUT": "0"}, "SHUTDOWN_TIMEOUT", id="shutdown-timeout-zero"),
+    pytest.param({"SHUTDOWN_TIMEOUT": "later"}, "SHUTDOWN_TIMEOUT", id="shutdown-timeout-word"),
     pytest.param({"COMMAND_CLOCK_SKEW": "-0.5"}, "COMMAND_CLOCK_SKEW", id="skew-negative"),
     pytest.param({"KAFKA_FETCH_MAX_WAIT_MS": "0"}, "KAFKA_FETCH_MAX_WAIT_MS", id="fetch-zero"),
     pytest.param({"KAFKA_SESSION_TIMEOUT": "x"}, "KAFKA_SESSION_TIMEOUT", id="session-word"),
