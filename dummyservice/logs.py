@@ -5,10 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+import threading
 from collections.abc import Iterable
+from types import TracebackType
 from typing import IO, Any
 
 from pythonjsonlogger.json import JsonFormatter
+
+log = logging.getLogger(__name__)
 
 REDACTED = "********"
 # Attributes of a LogRecord that are not worth a field of their own in the JSON line.
@@ -76,6 +80,26 @@ def configure_logging(
     for name in NOISY_LIBRARIES:
         logging.getLogger(name).setLevel(library_level)
     logging.captureWarnings(True)
+    # Uncaught exceptions would print plain tracebacks to stderr; log them as JSON instead.
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(
+    exc_type: type[BaseException], value: BaseException, traceback: TracebackType | None
+) -> None:
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, value, traceback)
+        return
+    log.critical("Uncaught exception", exc_info=(exc_type, value, traceback))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if issubclass(args.exc_type, SystemExit):
+        return
+    name = args.thread.name if args.thread is not None else "unknown"
+    exc_info = (args.exc_type, args.exc_value, args.exc_traceback)
+    log.error("Uncaught exception in thread %s", name, exc_info=exc_info)  # type: ignore[arg-type]
 
 
 def _iso_utc(created: float) -> str:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dummyservice.logs import REDACTED, ServiceJsonFormatter
+from dummyservice.logs import REDACTED, ServiceJsonFormatter, configure_logging
 
 CONTEXT = {"queue_id": "queue-7", "producer": "loader-1"}
 PASSWORD = "Pa55-w0rd-never-shown"
@@ -168,3 +168,32 @@ def test_a_numeric_secret_leaves_the_line_valid_json() -> None:
     line = format_line("Published pong event", secrets=("20241203",), seq=20241203)
 
     assert json.loads(line)["seq"] == REDACTED
+
+
+def test_an_uncaught_exception_in_a_thread_is_one_json_line() -> None:
+    import io
+    import threading
+
+    stream = io.StringIO()
+    root = logging.getLogger()
+    previous = (sys.excepthook, threading.excepthook, root.handlers[:], root.level)
+    try:
+        configure_logging("INFO", dict(CONTEXT), (PASSWORD,), stream=stream)
+
+        def fail() -> None:
+            raise ConnectionError(f"lost the broker while logged in with {PASSWORD}")
+
+        thread = threading.Thread(target=fail, name="consumer-thread")
+        thread.start()
+        thread.join(5)
+    finally:
+        sys.excepthook, threading.excepthook, root.handlers[:], level = previous
+        root.setLevel(level)
+
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    fields = json.loads(lines[0])
+    assert fields["level"] == "ERROR"
+    assert fields["message"] == "Uncaught exception in thread consumer-thread"
+    assert "ConnectionError" in fields["exc_info"]
+    assert PASSWORD not in lines[0]
