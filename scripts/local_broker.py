@@ -70,7 +70,11 @@ def running_broker(
     ]
     if authentication:
         command.append("--authentication")
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # A session of its own: Ctrl-C in the terminal must reach the worker, not the broker it
+    # still needs to publish `interrupted`. The broker is killed below, once the caller is done.
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         _wait_for_port(port, process, timeout)
         yield f"127.0.0.1:{port}"
