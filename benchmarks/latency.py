@@ -28,7 +28,7 @@ async def ping_many(client: ControlClient, worker: Spawned, count: int) -> list[
     for _ in range(count):
         correlation_id = uuid.uuid4().hex
         sent = time.monotonic()
-        await client.send(queue_id, "ping", correlation_id=correlation_id)
+        await client.send(queue_id, "ping", {"correlation_id": correlation_id})
         pong = await wait_for_event(
             client,
             lambda e, cid=correlation_id: (

@@ -12,7 +12,7 @@ import contextlib
 import sys
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,7 +98,7 @@ async def ping(
             if len(sent) < count and now >= next_send:
                 correlation_id = uuid.uuid4().hex
                 sent[correlation_id] = (len(sent) + 1, now)
-                await client.send(queue_id, "ping", correlation_id=correlation_id, **extra)
+                await client.send(queue_id, "ping", {"correlation_id": correlation_id, **extra})
                 next_send, deadline = now + interval, now + timeout
                 continue
             if now >= deadline and len(sent) == count:
@@ -138,16 +138,17 @@ async def request(
     answers: Collection[str] | None,
     timeout: float = 10.0,
     expect: int | None = None,
-    **fields: Any,
+    fields: Mapping[str, Any] | None = None,
 ) -> int:
     """Send one command and print every event that answers it (by ``correlation_id``).
 
-    ``answers`` names the events that count as a reply (``None``: any event but ``rejected``).
+    ``answers`` names the events that count as a reply (``None``: any event but ``rejected``);
+    ``fields`` are added to the command as they are (see ``ControlClient.send``).
     """
     wanted = expected_replies(queue_id, expect)
     got = rejected = 0
     async with connection.client() as client:
-        correlation_id = await client.send(queue_id, command, **fields)
+        correlation_id = await client.send(queue_id, command, fields)
         deadline = time.monotonic() + timeout
         async with contextlib.aclosing(client.events(deadline)) as events:
             async for received in events:
@@ -179,14 +180,14 @@ async def send_command(
     *,
     count: int = 1,
     interval: float = 0.0,
-    **fields: Any,
+    fields: Mapping[str, Any] | None = None,
 ) -> int:
     """Send a command ``count`` times, ``interval`` apart, without waiting for answers."""
     async with connection.client() as client:
         for seq in range(1, count + 1):
             if seq > 1:
                 await asyncio.sleep(interval)
-            correlation_id = await client.send(queue_id, command, **fields)
+            correlation_id = await client.send(queue_id, command, fields)
             printer.note(f"sent {command} to {queue_id} with correlation_id {correlation_id}")
     return EXIT_OK
 

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,10 @@ class Received:
 
     event: Event
     at: float
+
+
+class SendFailed(Exception):
+    """The broker answered, but refused the command (too large, not authorised, ...)."""
 
 
 class TopicMissing(Exception):
@@ -122,25 +126,46 @@ class ControlClient:
             # Resolving the position now pins "the end" to before our first command.
             await self._consumer.position(partition)
 
-    async def send(self, queue_id: str, command: str, **fields: Any) -> str:
-        """Send one command with a fresh ``correlation_id`` (unless given); return that id."""
-        correlation_id = fields.pop("correlation_id", None) or uuid.uuid4().hex
+    async def send(
+        self, queue_id: str, command: str, fields: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Send one command with a fresh ``correlation_id`` and return that id.
+
+        ``fields`` are added last, so they may replace any field (also ``correlation_id``,
+        whose value is then returned): that is how invalid commands are tested.
+        """
         payload = {
             "queue_id": queue_id,
             "command": command,
             "sent_at": time.time(),
-            "correlation_id": correlation_id,
-            **fields,
+            "correlation_id": uuid.uuid4().hex,
+            **(fields or {}),
         }
         await self.send_raw(json.dumps(payload).encode(), key=queue_id.encode())
-        return correlation_id
+        return payload["correlation_id"]
 
     async def send_raw(self, value: bytes, key: bytes | None = None) -> None:
         """Send bytes as they are, and wait until the broker has taken them."""
-        await asyncio.wait_for(
-            self._producer.send_and_wait(self.control_topic, value=value, key=key),
-            self._connect_timeout,
+        from aiokafka.errors import (
+            KafkaConnectionError,
+            KafkaError,
+            KafkaTimeoutError,
+            NodeNotReadyError,
         )
+
+        try:
+            await asyncio.wait_for(
+                self._producer.send_and_wait(self.control_topic, value=value, key=key),
+                self._connect_timeout,
+            )
+        except (TimeoutError, KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError):
+            raise KafkaUnavailable(
+                "unreachable",
+                f"Kafka at {','.join(self._kafka.bootstrap_servers)} did not take the command "
+                f"within {self._connect_timeout:g} s",
+            ) from None
+        except KafkaError as exc:
+            raise SendFailed(f"the broker did not take the command: {type(exc).__name__}") from None
 
     async def poll(self, timeout: float) -> list[Received]:
         """Events that arrive within ``timeout`` seconds (fewer when the topic is silent)."""

@@ -217,7 +217,7 @@ def send(
     fields = parse_fields(field or [])
     if not wait:
         finish(
-            actions.send_command(connection, printer, queue_id, command, **fields),
+            actions.send_command(connection, printer, queue_id, command, fields=fields),
             output is Output.json,
         )
     coroutine = actions.request(
@@ -228,7 +228,7 @@ def send(
         answers=None,
         timeout=timeout,
         expect=expect,
-        **fields,
+        fields=fields,
     )
     finish(coroutine, output is Output.json)
 

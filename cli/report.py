@@ -61,7 +61,8 @@ def one_way_ms(event: dict[str, Any]) -> float | None:
     ponged_at, ping_ts = event.get("ponged_at"), event.get("ping_ts")
     if not _is_number(ponged_at) or not _is_number(ping_ts):
         return None
-    return (ponged_at - ping_ts) * 1000
+    difference = (ponged_at - ping_ts) * 1000
+    return difference if math.isfinite(difference) else None
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -121,12 +122,7 @@ def event_line(event: dict[str, Any], output: str) -> str:
     """One event: the JSON as published, or a compact line for people."""
     if output == "json":
         return _json(event)
-    stamp = event.get("timestamp")
-    when = (
-        datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds")
-        if _is_number(stamp)
-        else "-"
-    )
+    when = _when(event.get("timestamp"))
     details = " ".join(
         f"{key}={_compact(value)}" for key, value in event.items() if key not in ENVELOPE_FIELDS
     )
@@ -135,6 +131,16 @@ def event_line(event: dict[str, Any], output: str) -> str:
         f"{event.get('event', '-')} status={event.get('status', '-')}"
     )
     return f"{head} {details}".rstrip()
+
+
+def _when(stamp: Any) -> str:
+    """An event's epoch timestamp as ISO 8601, or "-" when it is not a usable number."""
+    if not _is_number(stamp):
+        return "-"
+    try:
+        return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds")
+    except (OverflowError, OSError, ValueError):
+        return "-"
 
 
 def _compact(value: Any) -> str:

@@ -54,7 +54,7 @@ def finish(
     """Run a conversation and exit with its code; Kafka trouble becomes one line and exit 3."""
     from dummyservice.kafka import KafkaUnavailable
 
-    from .client import TopicMissing
+    from .client import SendFailed, TopicMissing
 
     quiet_logging()
     try:
@@ -63,6 +63,8 @@ def finish(
         fail(str(error), EXIT_UNAVAILABLE, json_output, kind=error.kind)
     except TopicMissing as error:
         fail(str(error), actions.EXIT_MISSING, json_output, kind="topic")
+    except SendFailed as error:
+        fail(str(error), actions.EXIT_MISSING, json_output, kind="send")
     except KeyboardInterrupt:
         code = interrupt_code
     sys.exit(code)

@@ -205,6 +205,20 @@ def test_send_shows_a_rejection_and_exits_1(cluster, reader):
     assert "invalid_field (field delay_ms)" in result.stderr
 
 
+def test_send_fields_may_replace_the_command_fields(cluster, reader):
+    queue = unique()
+    with started_worker(cluster, reader, queue):
+        result = run_cli(
+            cluster.bootstrap,
+            *("send", "-q", queue, "--command", "ping", "--output", "json"),
+            *("--field", "command=status", "--field", "correlation_id=mine"),
+        )
+
+    assert result.returncode == 0, result.stderr
+    [reply] = json_lines(result.stdout)
+    assert (reply["event"], reply["correlation_id"]) == ("status", "mine")
+
+
 def test_send_can_deliver_raw_bytes_that_the_worker_survives(cluster, reader):
     queue = unique()
     with started_worker(cluster, reader, queue):

@@ -96,6 +96,7 @@ def test_json_lines_are_one_object_each_with_a_type():
         ({"ping_ts": 100.25, "ponged_at": 100.0}, -250.0),  # skewed clocks show as negative
         ({"ping_ts": None, "ponged_at": 100.0}, None),
         ({"ping_ts": True, "ponged_at": 100.0}, None),
+        ({"ping_ts": -1e308, "ponged_at": 1e308}, None),  # overflows to infinity
         ({}, None),
     ],
 )
@@ -120,6 +121,12 @@ def test_an_event_line_shows_what_the_envelope_does_not():
         'reason=invalid_field field=delay_ms flags={"noop":true}'
     )
     assert json.loads(event_line(event, "json")) == event
+
+
+@pytest.mark.parametrize("stamp", [1e300, -1e300, "yesterday", None, True])
+def test_an_event_line_survives_a_timestamp_that_is_no_time(stamp):
+    event = {"event": "pong", "queue_id": "q", "instance": "pod-1", "timestamp": stamp}
+    assert event_line(event, "text").startswith("- pod-1 q pong")
 
 
 @pytest.mark.parametrize(
