@@ -83,7 +83,10 @@ async def ping(
     delay_ms: int | None = None,
     expect: int | None = None,
 ) -> int:
-    """Send ``count`` pings ``interval`` apart; wait up to ``timeout`` after the last one."""
+    """Send ``count`` pings ``interval`` apart; each one waits up to ``timeout`` for its pong.
+
+    A pong that arrives after its ping's deadline counts as missing, as it would in ping(8).
+    """
     wanted = expected_replies(queue_id, expect)
     extra: dict[str, Any] = {} if delay_ms is None else {"delay_ms": delay_ms}
     sent: dict[str, tuple[int, float]] = {}  # correlation id -> (seq, monotonic send time)
@@ -92,27 +95,34 @@ async def ping(
 
     async with connection.client() as client:
         next_send = time.monotonic()
-        deadline = next_send + timeout
-        while not (wanted is not None and len(sent) == count and _answered(count, replies, wanted)):
+        while True:
             now = time.monotonic()
             if len(sent) < count and now >= next_send:
                 correlation_id = uuid.uuid4().hex
                 sent[correlation_id] = (len(sent) + 1, now)
                 await client.send(queue_id, "ping", {"correlation_id": correlation_id, **extra})
-                next_send, deadline = now + interval, now + timeout
+                next_send = now + interval
                 continue
-            if now >= deadline and len(sent) == count:
+            all_sent = len(sent) == count
+            last_deadline = max((at for _, at in sent.values()), default=now) + timeout
+            complete = wanted is not None and _answered(count, replies, wanted)
+            if all_sent and (now >= last_deadline or complete):
                 break
-            wait = min(deadline, next_send) if len(sent) < count else deadline
-            for received in await client.poll(min(wait - now, 0.5)):
-                origin = sent.get(received.event.get("correlation_id"))  # type: ignore[arg-type]
+            # Positive by construction: a send that is due, or a deadline that passed, is
+            # handled above.
+            until = last_deadline if all_sent else next_send
+            for received in await client.poll(min(until - now, 0.5)):
+                origin = _origin(sent, received.event)
                 if origin is None:
                     continue
-                if received.event.get("event") == "rejected":
+                seq, sent_at = origin
+                if received.at - sent_at > timeout:
+                    printer.note(f"late {received.event.get('event')} for seq={seq} ignored")
+                elif received.event.get("event") == "rejected":
                     rejected += 1
                     printer.note(_rejection(received.event))
                 elif received.event.get("event") == "pong":
-                    reply = _ping_reply(received, *origin)
+                    reply = _ping_reply(received, seq, sent_at)
                     replies.append(reply)
                     printer.result(reply_line(reply, printer.output))
 
@@ -121,6 +131,12 @@ async def ping(
     for line in summary_lines(summarize(queue_id, count, replies), printer.output):
         printer.result(line)
     return EXIT_OK if not rejected and _answered(count, replies, wanted) else EXIT_MISSING
+
+
+def _origin(sent: dict[str, tuple[int, float]], event: dict[str, Any]) -> tuple[int, float] | None:
+    """The ping an event answers, if it answers one of ours."""
+    correlation_id = event.get("correlation_id")
+    return sent.get(correlation_id) if isinstance(correlation_id, str) else None
 
 
 def _answered(count: int, replies: list[PingReply], wanted: int | None) -> bool:

@@ -89,6 +89,36 @@ def test_ping_text_output_is_one_line_per_reply_and_a_summary(cluster, reader):
     assert lines[4].startswith("rtt min/avg/p50/p95/max = ")
 
 
+def test_pings_further_apart_than_the_timeout_each_get_their_own_deadline(cluster, reader):
+    queue = unique()
+    with started_worker(cluster, reader, queue):
+        result = run_cli(
+            cluster.bootstrap, "ping", "-q", queue, "-c", "2", "-i", "2", "--timeout", "1",
+            "-o", "json",
+        )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    *replies, summary = json_lines(result.stdout)
+    assert [reply["seq"] for reply in replies] == [1, 2]
+    assert all(reply["rtt_ms"] < 1000 for reply in replies)
+    assert summary["answered"] == 2
+
+
+def test_a_pong_after_its_deadline_counts_as_missing(cluster, reader):
+    queue = unique()
+    with started_worker(cluster, reader, queue):
+        result = run_cli(
+            cluster.bootstrap, "ping", "-q", queue, "-c", "2", "-i", "2", "--timeout", "0.5",
+            "--delay-ms", "1000", "-o", "json",
+        )  # fmt: skip
+
+    assert result.returncode == 1
+    [summary] = json_lines(result.stdout)
+    assert (summary["sent"], summary["answered"]) == (2, 0)
+    assert "late pong for seq=1 ignored" in result.stderr
+    assert "no pong for seq=2 within 0.5 s" in result.stderr
+
+
 def test_delayed_pongs_are_matched_to_their_pings(cluster, reader):
     queue = unique()
     with started_worker(cluster, reader, queue):
