@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class PortInUse(Exception):
-    """The HTTP port is taken by another process."""
+class CannotServe(Exception):
+    """The HTTP server cannot listen where it was told to (a configuration error)."""
 
 
 class WebServer:
@@ -41,13 +41,27 @@ class WebServer:
             await web.TCPSite(self._runner, self.host, self.port).start()
         except OSError as exc:
             await self._runner.cleanup()
-            if exc.errno == errno.EADDRINUSE:
-                raise PortInUse(
-                    f"METRICS_PORT {self.port} is already in use on {self.host}: "
-                    "stop the other process or choose another port"
-                ) from None
-            raise
+            raise CannotServe(self._explain(exc)) from None
         log.info("Serving HTTP on %s:%d", self.host, self.port)
+
+    def _explain(self, error: OSError) -> str:
+        where = f"{self.host}:{self.port}"
+        if error.errno == errno.EADDRINUSE:
+            return (
+                f"port {self.port} (METRICS_PORT / --metrics-port) is already in use on "
+                f"{self.host}: stop the other process or choose another port"
+            )
+        if error.errno == errno.EACCES:
+            return (
+                f"not allowed to listen on {where}: ports below 1024 need privileges, "
+                "choose a METRICS_PORT of 1024 or more"
+            )
+        if error.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+            return (
+                f"METRICS_BIND {self.host} is not an address of this machine: "
+                "use 0.0.0.0, 127.0.0.1 or one of its own addresses"
+            )
+        return f"cannot listen on {where} (METRICS_BIND, METRICS_PORT): {error.strerror}"
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -21,7 +21,7 @@ from .health import KafkaWatch
 from .kafka import KafkaUnavailable, Security, probe, resolve_security
 from .lifecycle import Outcome, Status
 from .logs import configure_logging
-from .web import PortInUse, WebServer
+from .web import CannotServe, WebServer
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,9 @@ class Worker(faust.Worker):
         self.web = WebServer(self.runtime, settings.metrics_bind, settings.metrics_port)
         try:
             self.loop.run_until_complete(self.web.start())
-        except PortInUse as exc:
+        except CannotServe as exc:
             self.runtime.lifecycle.end(Outcome.BAD_CONFIG, str(exc))
-            log.error("%s", exc, extra={"variable": "METRICS_PORT"})
+            log.error("%s", exc)
             sys.exit(Outcome.BAD_CONFIG.exit_code)
 
     def _probe_kafka(self) -> None:

@@ -188,6 +188,15 @@ def test_a_taken_port_exits_2_naming_the_port(cluster):
     assert "in use" in errors[0]["message"]
 
 
+def test_a_bind_address_the_machine_lacks_exits_2_naming_it(cluster):
+    # 192.0.2.1 is reserved for documentation: no machine has it, and nothing is sent to it.
+    worker = cluster.start(unique(), METRICS_BIND="192.0.2.1")
+    assert worker.wait(20) == 2
+    errors = [line for line in worker.logs() if line["level"] in ("ERROR", "CRITICAL")]
+    assert len(errors) == 1
+    assert "METRICS_BIND 192.0.2.1" in errors[0]["message"]
+
+
 def test_promtool_finds_nothing_to_complain_about(cluster, sender, reader):
     promtool = shutil.which("promtool")
     if promtool is None:
