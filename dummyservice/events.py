@@ -15,6 +15,7 @@ from .commands import Command, Rejection
 SCHEMA_VERSION = 1
 LIFECYCLE_EVENTS = ("started", "loading", "interrupted", "finished", "error")
 TERMINAL_EVENTS = frozenset({"interrupted", "finished", "error"})
+EVENTS = (*LIFECYCLE_EVENTS, "pong", "status", "rejected")
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from . import __version__
+from .events import EVENTS
 from .lifecycle import Status
 
 # Ping handling is usually a few milliseconds; the upper buckets catch broker trouble.
@@ -36,7 +38,8 @@ class Metrics:
         )
         self.ping_seconds = Histogram(
             "dummy_ping_handling_seconds",
-            "Time from receiving a ping to the broker acknowledging its pong.",
+            "Time from receiving a ping to the broker acknowledging its pong, "
+            "less any delay the ping asked for.",
             buckets=PING_BUCKETS,
             registry=r,
         )
@@ -71,14 +74,20 @@ class Metrics:
             registry=r,
         )
         self.build_info.labels(version=__version__).set(1)
-        for status in Status:
-            if status is not Status.STARTING:
-                self.status_last.labels(status=status.value).set(0)
+        # Series that exist from the start at 0 let rate() and alerts see the first increase.
+        for event in EVENTS:
+            self.events.labels(event=event)
+            self.publish_failures.labels(event=event)
+        self.status_changed(Status.STARTING)
+
+    def expect_commands(self, commands: Iterable[str]) -> None:
+        """Start a series at 0 for every command the service knows."""
+        for command in commands:
+            self.commands.labels(command=command)
 
     def status_changed(self, current: Status) -> None:
         for status in Status:
-            if status is not Status.STARTING:
-                self.status_last.labels(status=status.value).set(int(status is current))
+            self.status_last.labels(status=status.value).set(int(status is current))
 
     def event_published(self, payload: dict[str, Any]) -> None:
         self.events.labels(event=payload["event"]).inc()
@@ -109,10 +118,10 @@ class Metrics:
 
     @staticmethod
     def counts(counter: Counter, label: str) -> dict[str, int]:
-        """A labelled counter's current values, e.g. ``{"pong": 3}``."""
+        """A labelled counter's values above zero, e.g. ``{"pong": 3}``."""
         return {
             sample.labels[label]: int(sample.value)
             for metric in counter.collect()
             for sample in metric.samples
-            if sample.name.endswith("_total")
+            if sample.name.endswith("_total") and sample.value
         }

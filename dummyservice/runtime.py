@@ -65,6 +65,7 @@ class Runtime:
             "status": self._on_status,
             "fail": self._on_fail,
         }
+        self.metrics.expect_commands(self._handlers)
         self.metrics.status_changed(self.lifecycle.status)
 
     def on_shutdown_request(self, callback: Callable[[], None]) -> None:
@@ -213,7 +214,8 @@ class Runtime:
             )
         except RunEnded:
             return
-        self.metrics.pong_published(time.monotonic() - received)
+        # The delay the sender asked for is not handling time.
+        self.metrics.pong_published(time.monotonic() - received - delay)
         if self.settings.behaviour.exit_on_ping:
             await self.end(Outcome.FINISHED, "Finished after the first ping (--exit-on-ping)")
 

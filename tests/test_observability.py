@@ -26,7 +26,7 @@ from tests.support import (
 
 sys.path.insert(0, str(ROOT / "scripts"))
 
-LIFECYCLE = ("started", "loading", "interrupted", "finished", "error")
+LIFECYCLE = ("starting", "started", "loading", "interrupted", "finished", "error")
 
 
 def get(port: int, path: str, timeout: float = 2.0) -> tuple[int, str]:
@@ -89,15 +89,47 @@ def test_readiness_follows_the_lifecycle(cluster, sender, reader):
     )
 
 
-def test_healthz_turns_503_while_shutting_down(cluster, reader):
+def test_healthz_and_readyz_turn_503_while_shutting_down(cluster, reader):
     queue = unique()
     with started_worker(cluster, reader, queue) as worker:
         port = worker.port
         assert get(port, "/healthz")[0] == 200
+        assert get(port, "/readyz")[0] == 200
         worker.signal(signal.SIGTERM)
         # Faust takes about a second to shut down after `interrupted`: the server is still up.
         wait_http(port, "/healthz", 503, timeout=10)
+        status, body = get(port, "/readyz")
+        assert (status, json.loads(body)) == (503, {"ready": False, "reason": "shutting_down"})
         assert worker.wait(30) == 0
+
+
+def only(status: str) -> dict[str, float]:
+    return {name: float(name == status) for name in LIFECYCLE}
+
+
+def test_the_status_gauge_is_one_hot_through_every_transition(cluster, reader):
+    queue = unique()
+    worker = cluster.start(queue, "--simulate-loading", "--loading-interval", "3")
+    port = worker.port
+    wait_http(port, "/metrics", 200)
+    starting = one_hot(port)
+    assert get(port, "/readyz")[0] == 503  # so the scrape above was taken before `started`
+    assert starting == only("starting")
+
+    reader.wait_event(queue, "started", timeout=30)
+    assert one_hot(port) == only("started")
+    reader.wait_event(queue, "loading", timeout=10)
+    assert one_hot(port) == only("loading")
+
+    worker.signal(signal.SIGTERM)
+    # The server stays up for about a second after the terminal event: poll it right away.
+    seen = [one_hot(port)]
+    while seen[-1] != only("interrupted") and len(seen) < 200:
+        seen.append(one_hot(port))
+    assert seen[-1] == only("interrupted")
+    assert all(sum(sample.values()) == 1 for sample in seen)
+    reader.wait_event(queue, "interrupted", timeout=10)
+    assert worker.wait(30) == 0
 
 
 def test_readiness_tells_the_truth_during_a_broker_outage(private_broker):
@@ -139,6 +171,7 @@ def test_metrics_count_pings_and_keep_the_status_one_hot(cluster, sender, reader
     assert value(port, "dummy_last_event_timestamp_seconds") > time.time() - 60
     assert value(port, "dummy_build_info", version="0.1.0") == 1
     assert one_hot(port) == {
+        "starting": 0,
         "started": 0,
         "loading": 1,
         "interrupted": 0,
