@@ -73,6 +73,10 @@ class Lifecycle:
         self.records_written += records
         return True
 
+    def record_settled(self, records: int) -> None:
+        """Count records of a batch that completed while the run was ending: they were written."""
+        self.records_written += records
+
     def end(self, outcome: Outcome, message: str) -> Ending | None:
         """Claim the outcome of the run; None if something else already ended it."""
         if self.ending is not None:

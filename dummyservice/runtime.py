@@ -59,6 +59,8 @@ class Runtime:
         self.listening_since: float | None = None
         self._request_shutdown: Callable[[], None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._batch: asyncio.Future[int] | None = None  # a loading batch not yet counted
+        self._announced = asyncio.Event()  # `started` is out, or the run ended without it
         self._handlers: dict[str, Callable[[Command], Awaitable[None]]] = {
             "ping": self._on_ping,
             "stop": self._on_stop,
@@ -85,7 +87,10 @@ class Runtime:
         self.listening_since = time.time()
         self.metrics.status_changed(self.lifecycle.status)
         self.readiness.update(started=True)
-        await self._publish_lifecycle("started", "Worker started and listening for commands")
+        try:
+            await self._publish_lifecycle("started", "Worker started and listening for commands")
+        finally:
+            self._announced.set()
         self._start_timers()
 
     def _start_timers(self) -> None:
@@ -118,13 +123,18 @@ class Runtime:
         interval = self.settings.behaviour.loading_interval
         while not self.lifecycle.ended:
             await asyncio.sleep(interval)
+            # The end of the run never cancels a batch: records already handed to the client
+            # reach the topic anyway, so `end` waits for the batch and counts it instead.
+            self._batch = asyncio.ensure_future(self.loader.load_batch())
             try:
-                written = await self.loader.load_batch()
+                written = await asyncio.shield(self._batch)
             except LoadFailed as exc:
+                self._batch = None
                 self.lifecycle.record_loading(exc.written)
                 self.metrics.records_written(exc.written)
                 await self.end(Outcome.ERROR, f"Could not write records: {exc}")
                 return
+            self._batch = None
             if not self.lifecycle.record_loading(written):
                 return
             self.metrics.records_written(written)
@@ -141,7 +151,15 @@ class Runtime:
     # -- commands ------------------------------------------------------------------------
 
     async def handle(self, raw: bytes | None, record_time: float | None = None) -> None:
-        """Handle one control-topic value; never raises."""
+        """Handle one control-topic value; never raises.
+
+        Nothing is answered before `started` is out: the consumer can see a command in the
+        moment between taking its partitions and publishing `started`.
+        """
+        await self._announced.wait()
+        if self.listening_since is None:
+            log.debug("Dropping a control message: the run ended before it started")
+            return
         try:
             parsed = parse_command(raw)
             if isinstance(parsed, Rejection):
@@ -252,7 +270,9 @@ class Runtime:
             return
         self.readiness.update(shutting_down=True)  # before the terminal event goes out
         self.metrics.status_changed(self.lifecycle.status)
+        self._announced.set()
         self._cancel_tasks()
+        await self._settle_batch()
         log.info("Run ended: %s", message, extra={"outcome": outcome.name.lower()})
         # A run that never published `started` publishes no terminal event either.
         if outcome.event is not None and was_started:
@@ -270,6 +290,28 @@ class Runtime:
                 pass  # the sink has logged it; shutting down matters more now
         if self._request_shutdown is not None:
             self._request_shutdown()
+
+    async def _settle_batch(self) -> None:
+        """Wait (bounded) for a loading batch in flight, and count what it wrote."""
+        batch, self._batch = self._batch, None
+        if batch is None:
+            return
+        done, _ = await asyncio.wait({batch}, timeout=TERMINAL_PUBLISH_TIMEOUT)
+        if not done:
+            log.error("Timed out waiting for a loading batch; its records are not counted")
+            return
+        if batch.cancelled():
+            return
+        error = batch.exception()
+        if error is None:
+            written = batch.result()
+        elif isinstance(error, LoadFailed):
+            written = error.written
+        else:
+            log.error("A loading batch failed while the run was ending", exc_info=error)
+            return
+        self.lifecycle.record_settled(written)
+        self.metrics.records_written(written)
 
     async def _publish_lifecycle(self, event: str, message: str) -> None:
         fields = events.lifecycle_fields(event, message, self.lifecycle.records_written)

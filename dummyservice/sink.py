@@ -1,7 +1,8 @@
 """The events sink: the only way an event leaves the process.
 
 It numbers events, refuses anything after the terminal event, waits for the broker's
-acknowledgement, and tells the observers (logs, metrics) what was published.
+acknowledgement, and tells the observers (logs, metrics) what was published. Events go out
+one at a time, so they reach the topic in the order of their numbers.
 """
 
 from __future__ import annotations
@@ -61,13 +62,15 @@ class EventSink:
                 raise RunEnded(event)
             if event in TERMINAL_EVENTS:
                 self._closed = True
-            now = self._clock()
+            # The number is used up even if the send fails or is cancelled: the event may
+            # still reach the topic, and a gap in `seq` is safer than a number used twice.
+            self._seq += 1
             payload = envelope(
                 self._identity,
                 event=event,
                 status=status,
-                seq=self._seq + 1,
-                now=now,
+                seq=self._seq,
+                now=self._clock(),
                 event_id=uuid.uuid4().hex,
             )
             payload.update(fields)
@@ -83,7 +86,6 @@ class EventSink:
                 if self._on_failed:
                     self._on_failed(event)
                 raise
-            self._seq += 1
 
         log.info(
             "Published %s event",

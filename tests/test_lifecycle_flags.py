@@ -131,6 +131,7 @@ def test_records_total_ends_the_run_naturally(cluster, reader):
 
 
 def read_records(cluster: Cluster, topic: str, symbol: str, expected: int) -> list[dict]:
+    """Every record on ``topic``: up to ``expected``, and whatever follows within half a second."""
     consumer = Consumer(
         {
             "bootstrap.servers": cluster.bootstrap,
@@ -143,13 +144,13 @@ def read_records(cluster: Cluster, topic: str, symbol: str, expected: int) -> li
     records: list[dict] = []
     deadline = time.monotonic() + 20
     try:
-        while len(records) < expected and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             message = consumer.poll(0.2)
-            if message is None or message.error():
-                continue
-            assert message.key() == symbol.encode()
-            records.append(json.loads(message.value()))
-        consumer.poll(0.5)  # anything beyond the expected count would show up here
+            if message is not None and not message.error():
+                assert message.key() == symbol.encode()
+                records.append(json.loads(message.value()))
+            if len(records) >= expected:
+                deadline = min(deadline, time.monotonic() + 0.5)
     finally:
         consumer.close()
     return sorted(records, key=lambda r: r["seq"])
@@ -205,6 +206,21 @@ def test_emit_data_is_identical_across_two_runs(cluster, reader):
         runs.append(read_records(cluster, topic, "SOLUSD", 120))
     assert len(runs[0]) == 120
     assert runs[0] == runs[1]
+
+
+def test_a_signal_in_the_middle_of_emitting_counts_every_record_on_the_topic(cluster, reader):
+    queue, topic = unique(), unique("data")
+    ensure_topic(cluster.bootstrap, topic)
+    flags = ("--emit-data", "--loading-interval", "0.01", "--batch-size", "2000")
+    with started_worker(cluster, reader, queue, *flags, KAFKA_TOPIC=topic, SYMBOL="XRPUSD") as w:
+        reader.wait_event(queue, "loading")
+        w.signal(signal.SIGTERM)  # batches follow each other closely: one is almost always out
+        assert w.wait(30) == 0
+    interrupted = single_terminal(reader, queue)
+    assert interrupted["event"] == "interrupted"
+    written = interrupted["records_written"]
+    assert written >= 2000
+    assert len(read_records(cluster, topic, "XRPUSD", written)) == written
 
 
 def test_status_command_reports_lifecycle_and_flags(cluster, sender, reader):
