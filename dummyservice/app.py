@@ -99,7 +99,7 @@ loader = (
         records_total=behaviour.records_total,
         send_record=send_record if behaviour.emit_data else None,
     )
-    if behaviour.simulate_loading or behaviour.emit_data
+    if behaviour.simulate_loading or behaviour.emit_data or behaviour.records_total
     else None
 )
 runtime = Runtime(settings, send_event, loader=loader)

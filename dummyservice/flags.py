@@ -33,6 +33,12 @@ FLAGS = (
     Flag("--emit-data", "DUMMY_EMIT_DATA", "produce synthetic records to KAFKA_TOPIC"),
     Flag("--records-total", "DUMMY_RECORDS_TOTAL", "finish after N records", "N"),
     Flag(
+        "--signal-exit-code",
+        "DUMMY_SIGNAL_EXIT_CODE",
+        "exit code when SIGTERM/SIGINT ends the run (default 0; a Job uses 143)",
+        "N",
+    ),
+    Flag(
         "--metrics-port", "METRICS_PORT", "HTTP port for /metrics and probes (default 8000)", "PORT"
     ),
 )

@@ -44,6 +44,7 @@ class Outcome(enum.Enum):
 class Ending:
     outcome: Outcome
     message: str
+    exit_code: int
 
 
 class Lifecycle:
@@ -77,15 +78,19 @@ class Lifecycle:
         """Count records of a batch that completed while the run was ending: they were written."""
         self.records_written += records
 
-    def end(self, outcome: Outcome, message: str) -> Ending | None:
-        """Claim the outcome of the run; None if something else already ended it."""
+    def end(self, outcome: Outcome, message: str, exit_code: int | None = None) -> Ending | None:
+        """Claim the outcome of the run; None if something else already ended it.
+
+        ``exit_code`` replaces the outcome's own code (a signal's configured exit code).
+        """
         if self.ending is not None:
             return None
-        self.ending = Ending(outcome, message)
+        code = outcome.exit_code if exit_code is None else exit_code
+        self.ending = Ending(outcome, message, code)
         if outcome.event is not None:
             self.status = outcome.status
         return self.ending
 
     @property
     def exit_code(self) -> int | None:
-        return self.ending.outcome.exit_code if self.ending else None
+        return self.ending.exit_code if self.ending else None

@@ -261,11 +261,16 @@ class Runtime:
     # -- the end -------------------------------------------------------------------------
 
     async def end(
-        self, outcome: Outcome, message: str, *, correlation_id: str | None = None
+        self,
+        outcome: Outcome,
+        message: str,
+        *,
+        correlation_id: str | None = None,
+        exit_code: int | None = None,
     ) -> None:
         """End the run (first caller wins): publish the terminal event, then shut down."""
         was_started = self.lifecycle.status is not Status.STARTING
-        ending = self.lifecycle.end(outcome, message)
+        ending = self.lifecycle.end(outcome, message, exit_code)
         if ending is None:
             return
         self.readiness.update(shutting_down=True)  # before the terminal event goes out

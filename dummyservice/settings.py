@@ -78,6 +78,7 @@ class Behaviour:
     batch_size: int = 100
     emit_data: bool = False
     records_total: int | None = None
+    signal_exit_code: int = 0
 
     def active_flags(self) -> dict[str, object]:
         """The flags that differ from their defaults, as shown in `status` replies."""
@@ -205,6 +206,7 @@ def _behaviour(env: Env) -> Behaviour:
         batch_size=env.integer("DUMMY_BATCH_SIZE", 100, minimum=1),
         emit_data=env.flag("DUMMY_EMIT_DATA"),
         records_total=env.integer("DUMMY_RECORDS_TOTAL", None, minimum=1),
+        signal_exit_code=env.integer("DUMMY_SIGNAL_EXIT_CODE", 0, maximum=255),
     )
 
 

@@ -63,7 +63,7 @@ class Worker(faust.Worker):
             sys.exit(Outcome.BAD_CONFIG.exit_code)
 
     def _probe_kafka(self) -> None:
-        """Fail fast, with the cause, when Kafka cannot be used; a signal meanwhile exits 0."""
+        """Fail fast, with the cause, when Kafka cannot be used; a signal meanwhile interrupts."""
         settings = self.runtime.settings
         task = self.loop.create_task(
             probe(settings.kafka.bootstrap_servers, self._security(), settings.startup_timeout)
@@ -77,9 +77,10 @@ class Worker(faust.Worker):
             log.error("%s", exc, extra={"cause": exc.kind})
             sys.exit(Outcome.KAFKA_UNAVAILABLE.exit_code)
         except asyncio.CancelledError:
-            self.runtime.lifecycle.end(Outcome.INTERRUPTED, "Interrupted during start-up")
+            code = settings.behaviour.signal_exit_code
+            self.runtime.lifecycle.end(Outcome.INTERRUPTED, "Interrupted during start-up", code)
             log.info("Interrupted during start-up")
-            sys.exit(Outcome.INTERRUPTED.exit_code)
+            sys.exit(code)
         finally:
             for received in (signal.SIGINT, signal.SIGTERM):
                 self.loop.remove_signal_handler(received)
@@ -132,7 +133,12 @@ class Worker(faust.Worker):
             self._exit_now()
         self._signalled = True
         log.info("Received %s: shutting down", received.name)
-        self.add_future(self.runtime.end(Outcome.INTERRUPTED, f"Interrupted by {received.name}"))
+        ending = self.runtime.end(
+            Outcome.INTERRUPTED,
+            f"Interrupted by {received.name}",
+            exit_code=self.runtime.settings.behaviour.signal_exit_code,
+        )
+        self.add_future(ending)
 
     def _shut_down(self) -> None:
         if self._signal_stop_future is None:

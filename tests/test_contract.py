@@ -274,6 +274,39 @@ def test_the_faust_command_line_exits_1_after_a_fail_command(cluster, sender, re
     assert error["error_message"] == "boom"
 
 
+def test_the_faust_command_line_takes_the_flags_as_variables(cluster, reader):
+    queue = unique()
+    faust = [cluster_python_bin("faust"), "-A", "dummyservice.app", "worker"]
+    worker = cluster.start(queue, command=faust, DUMMY_SIGNAL_EXIT_CODE="143")
+    reader.wait_event(queue, "started", timeout=30)
+    worker.signal(signal.SIGTERM)
+    assert reader.wait_event(queue, "interrupted")["message"] == "Interrupted by SIGTERM"
+    assert worker.wait(timeout=30) == 143
+
+
+def test_the_faust_command_line_exits_2_on_bad_configuration(cluster):
+    faust = [cluster_python_bin("faust"), "-A", "dummyservice.app", "worker"]
+    worker = cluster.start(unique(), command=faust, DUMMY_EXIT_AFTER="soon")
+    assert worker.wait(timeout=30) == 2
+    assert "DUMMY_EXIT_AFTER" in worker.output()
+
+
+def test_dummy_service_run_starts_the_worker_and_a_flag_beats_its_variable(cluster, reader):
+    queue = unique()
+    run = [cluster_python_bin("dummy-service"), "run", "--exit-after", "0.5"]
+    worker = cluster.start(queue, command=run, DUMMY_EXIT_AFTER="600")
+    reader.wait_event(queue, "started", timeout=30)
+    assert reader.wait_event(queue, "finished")["message"] == "Finished after 0.5 s"
+    assert worker.wait(timeout=30) == 0
+
+
+def test_a_stop_command_exits_0_whatever_exit_code_a_signal_would_give(cluster, sender, reader):
+    queue = unique()
+    with started_worker(cluster, reader, queue, "--signal-exit-code", "143") as worker:
+        sender.command(queue, "stop")
+        assert worker.wait(timeout=30) == 0
+
+
 def cluster_python_bin(name: str) -> str:
     import sys
     from pathlib import Path

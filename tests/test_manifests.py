@@ -19,6 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from dummyservice.flags import FLAGS
 from dummyservice.runtime import TERMINAL_PUBLISH_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,15 +40,8 @@ CUSTOM_KINDS = {
 HTTP_PORT = 8000
 CA_PATH = "/usr/local/share/ca-certificates/ca.crt"
 KAFKA_SECRET = "dummy-service-kafka"
-SWITCHES = {"--debug", "--noop", "--exit-on-ping", "--simulate-loading", "--emit-data"}
-VALUE_FLAGS = {
-    "--exit-after",
-    "--loading-interval",
-    "--batch-size",
-    "--fail-after",
-    "--records-total",
-    "--metrics-port",
-}
+SWITCHES = {flag.name for flag in FLAGS if flag.metavar is None}
+VALUE_FLAGS = {flag.name for flag in FLAGS if flag.metavar is not None}
 METRICS = {
     "dummy_events_total",
     "dummy_pings_total",
@@ -417,17 +411,31 @@ def test_job_has_a_backoff_limit_and_is_cleaned_up_after_finishing():
     assert spec["ttlSecondsAfterFinished"] > 0
 
 
-def test_job_fails_at_once_on_bad_config_or_unreachable_kafka():
-    rules = workload("job")["spec"]["podFailurePolicy"]["rules"]
-    fail_job = [r["onExitCodes"] for r in rules if r["action"] == "FailJob" and "onExitCodes" in r]
-    assert {"containerName": "dummy-service", "operator": "In", "values": [2, 3]} in fail_job
-
-
-def test_job_counts_an_error_exit_toward_the_backoff_limit():
+def first_rule_for_exit_code(code: int) -> dict:
     rules = workload("job")["spec"]["podFailurePolicy"]["rules"]
     exit_code_rules = [r for r in rules if "onExitCodes" in r]
-    first_for_1 = next(r for r in exit_code_rules if 1 in r["onExitCodes"]["values"])
-    assert first_for_1["action"] == "Count"
+    return next(r for r in exit_code_rules if code in r["onExitCodes"]["values"])
+
+
+def test_job_fails_at_once_on_bad_config():
+    rule = first_rule_for_exit_code(2)
+    assert rule["action"] == "FailJob"
+    assert rule["onExitCodes"]["containerName"] == "dummy-service"
+
+
+@pytest.mark.parametrize("code", [1, 3, 143], ids=["error", "kafka-unavailable", "signal"])
+def test_job_retries_an_error_an_outage_or_a_signal_within_the_backoff_limit(code):
+    assert first_rule_for_exit_code(code)["action"] == "Count"
+
+
+def test_a_signalled_job_pod_fails_so_the_job_does_not_count_it_complete():
+    args = container("job")["args"]
+    assert args[args.index("--signal-exit-code") + 1] == "143"
+    rules = workload("job")["spec"]["podFailurePolicy"]["rules"]
+    disruption = next(r for r in rules if "onPodConditions" in r)
+    assert disruption["onPodConditions"] == [{"type": "DisruptionTarget", "status": "True"}]
+    assert disruption["action"] == "Ignore"
+    assert rules.index(disruption) < rules.index(first_rule_for_exit_code(143))
 
 
 def test_job_runs_a_simulated_load_that_ends_by_itself():

@@ -87,12 +87,20 @@ def test_loading_after_the_end_counts_nothing() -> None:
     assert (lifecycle.status, lifecycle.records_written) == (Status.FINISHED, 10)
 
 
+def test_an_ending_can_carry_its_own_exit_code() -> None:
+    lifecycle = started()
+
+    lifecycle.end(Outcome.INTERRUPTED, "Interrupted by SIGTERM", 143)
+
+    assert (lifecycle.status, lifecycle.exit_code) == (Status.INTERRUPTED, 143)
+
+
 def test_the_first_outcome_wins_and_later_ones_are_refused() -> None:
     lifecycle = started()
 
     first = lifecycle.end(Outcome.INTERRUPTED, "Stopped by a stop command")
 
-    assert first == Ending(Outcome.INTERRUPTED, "Stopped by a stop command")
+    assert first == Ending(Outcome.INTERRUPTED, "Stopped by a stop command", 0)
     assert lifecycle.end(Outcome.ERROR, "Failed after 5 s") is None
     assert lifecycle.end(Outcome.INTERRUPTED, "again") is None
     assert lifecycle.ending is first

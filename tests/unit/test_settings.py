@@ -338,6 +338,10 @@ INVALID = [
     pytest.param({"DUMMY_LOADING_INTERVAL": "-1"}, "DUMMY_LOADING_INTERVAL", id="interval-neg"),
     pytest.param({"DUMMY_BATCH_SIZE": "0"}, "DUMMY_BATCH_SIZE", id="batch-zero"),
     pytest.param({"DUMMY_BATCH_SIZE": "1.5"}, "DUMMY_BATCH_SIZE", id="batch-fraction"),
+    pytest.param({"DUMMY_SIGNAL_EXIT_CODE": "256"}, "DUMMY_SIGNAL_EXIT_CODE", id="exit-code-256"),
+    pytest.param(
+        {"DUMMY_SIGNAL_EXIT_CODE": "-1"}, "DUMMY_SIGNAL_EXIT_CODE", id="exit-code-negative"
+    ),
     pytest.param({"DUMMY_RECORDS_TOTAL": "-5"}, "DUMMY_RECORDS_TOTAL", id="records-negative"),
     pytest.param({"DUMMY_EMIT_DATA": "1"}, "DUMMY_EMIT_DATA", id="emit-data-without-topic"),
 ]
