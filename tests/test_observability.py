@@ -321,14 +321,24 @@ def test_every_stdout_line_of_a_run_is_documented_json(cluster, sender, reader):
         sender.command(queue, "ping")
         sender.send(b"\xff garbage")
         sender.command(queue, "dance")
-        reader.wait_event(queue, "rejected")
+        rejected = reader.wait_event(queue, "rejected")
+        status = sender.command(queue, "status")
+        reader.wait_event(queue, "status", correlation_id=status)
+        _, metrics = get(worker.port, "/metrics")
+        _, document = get(worker.port, "/status")
         sender.command(queue, "stop")
         assert worker.wait(30) == 0
+    assert rejected["reason"] == "unknown_command"
+    for shown in (metrics, document, json.dumps(reader.of(queue)), worker.output()):
+        assert password not in shown
     logs = worker.logs()
     for line in logs:
         assert {"timestamp", "level", "logger", "message", "queue_id", "producer"} <= line.keys()
     events = [line for line in logs if line["message"].startswith("Published ")]
     assert {line["event"] for line in events} >= {"started", "pong", "rejected", "interrupted"}
+    assert all(isinstance(line["seq"], int) for line in events)
+    rejections = [line for line in logs if line["level"] == "WARNING" and "reason" in line]
+    assert {line["reason"] for line in rejections} >= {"invalid_utf8", "unknown_command"}
     commands = [line for line in logs if line["message"].startswith("Received ")]
     assert commands and all("command" in line and "correlation_id" in line for line in commands)
     assert password not in worker.output()
