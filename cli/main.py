@@ -42,7 +42,11 @@ QueueId = Annotated[
 ]
 Timeout = Annotated[
     float,
-    typer.Option(min=0.001, help="Seconds to wait for the replies (a real deadline)."),
+    typer.Option(
+        min=0.001,
+        help="Seconds to wait for the replies, from each send (a real deadline, also on a "
+        "silent topic); connecting is bounded by --connect-timeout.",
+    ),
 ]
 OutputOption = Annotated[
     Output, typer.Option("--output", "-o", help="text, or json: one JSON object per line.")
