@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_BOOTSTRAP_SERVERS = "localhost:9092"
+DEFAULT_PRODUCER_ID = "dummy"
 SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -145,7 +146,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         symbol=env.text("SYMBOL"),
         time_range=_time_range(env.text("TIME_RANGE")),
         type=env.text("TYPE") or "dummy",
-        producer_id=env.text("TELEMETRY_PRODUCER_ID") or "dummy",
+        producer_id=env.text("TELEMETRY_PRODUCER_ID") or DEFAULT_PRODUCER_ID,
         instance=env.text("POD_NAME") or env.text("HOSTNAME") or socket.gethostname(),
         data_topic=env.topic("KAFKA_TOPIC", None),
         events_topic=env.topic("QUEUE_EVENTS_TOPIC", "queue-events"),

@@ -11,7 +11,7 @@ from typing import NoReturn
 from .flags import FLAG_BY_VARIABLE
 from .kafka import Security, resolve_security
 from .logs import configure_logging
-from .settings import ConfigError, Settings, load_settings
+from .settings import DEFAULT_PRODUCER_ID, ConfigError, Settings, load_settings
 
 EXIT_BAD_CONFIG = 2
 
@@ -49,7 +49,12 @@ def _prepare_data_dir(settings: Settings) -> None:
 
 def _exit_bad_config(error: ConfigError, from_flags: Collection[str]) -> NoReturn:
     secrets = [os.environ.get(name, "") for name in ("KAFKA_PASSWORD", "ARANGO_PASSWORD")]
-    configure_logging("INFO", {"queue_id": os.environ.get("QUEUE_ID", "")}, secrets)
+    # The settings are unusable, so the common fields come straight from the environment.
+    context = {
+        "queue_id": os.environ.get("QUEUE_ID", ""),
+        "producer": os.environ.get("TELEMETRY_PRODUCER_ID") or DEFAULT_PRODUCER_ID,
+    }
+    configure_logging("INFO", context, secrets)
     message = str(error)
     if error.variable in from_flags:
         message = f"{FLAG_BY_VARIABLE[error.variable]}: {message}"

@@ -345,6 +345,7 @@ def test_bad_configuration_exits_2_with_one_line_naming_it(cluster, reader, flag
     assert len(lines) == 1
     assert lines[0]["level"] == "ERROR"
     assert named in lines[0]["message"]
+    assert (lines[0]["queue_id"], lines[0]["producer"]) == (env.get("QUEUE_ID", queue), "dummy")
     reader.poll(0.3)
     assert reader.of(queue) == []
 
