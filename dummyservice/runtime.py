@@ -230,7 +230,9 @@ class Runtime:
             await self.sink.publish(
                 "pong", self.lifecycle.status, events.pong_fields(command, time.time())
             )
-        except RunEnded:
+        except Exception:
+            # RunEnded, or a failure the sink has logged and counted. A lost pong is for the
+            # sender's timeout to notice, delayed or not: it does not end the run.
             return
         # The delay the sender asked for is not handling time.
         self.metrics.pong_published(time.monotonic() - received - delay)

@@ -118,3 +118,23 @@ def test_a_run_that_ends_before_it_starts_answers_no_command():
         return events.names()
 
     assert asyncio.run(scenario()) == []
+
+
+class FailingTopic(Topic):
+    async def send(self, key: bytes, value: bytes) -> None:
+        if json.loads(value)["event"] == "pong":
+            raise ConnectionError("the broker went away")
+        await super().send(key, value)
+
+
+def test_a_delayed_pong_that_cannot_be_published_does_not_end_the_run():
+    async def scenario() -> tuple[list[str], bool]:
+        events = FailingTopic()
+        service = runtime(events)
+        await service.on_listening()
+        delayed = {"queue_id": "q", "command": "ping", "delay_ms": 10, "correlation_id": "c-1"}
+        await service.handle(json.dumps(delayed).encode())
+        await asyncio.sleep(0.1)
+        return events.names(), service.lifecycle.ended
+
+    assert asyncio.run(scenario()) == (["started"], False)
