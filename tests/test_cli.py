@@ -177,6 +177,23 @@ def test_a_stale_pong_from_an_earlier_run_is_not_matched(cluster):
     assert "old-run" not in result.stdout
 
 
+def test_events_from_before_the_command_are_never_read(cluster):
+    queue = unique()
+    reused = unique("reused-id")
+    leftovers = CommandSender(cluster.bootstrap, topic="queue-events")
+    for _ in range(3):
+        leftovers.send({"event": "pong", "queue_id": queue, "correlation_id": reused})
+
+    # The same correlation id again: only reading from before the end could match the old pong.
+    result = run_cli(
+        cluster.bootstrap, "send", "-q", queue, "--command", "ping",
+        "--field", f"correlation_id={reused}", "--timeout", "2",
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+
+
 def test_a_broadcast_ping_is_answered_by_every_instance(cluster: Cluster, tmp_path: Path):
     control, events = unique("control"), unique("events")
     topics = {"QUEUE_CONTROL_TOPIC": control, "QUEUE_EVENTS_TOPIC": events}
