@@ -13,7 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dummyservice.kafka import Security
@@ -85,58 +85,91 @@ async def ping(
 ) -> int:
     """Send ``count`` pings ``interval`` apart; each one waits up to ``timeout`` for its pong.
 
-    A pong that arrives after its ping's deadline counts as missing, as it would in ping(8).
+    A pong that arrives after its ping's deadline counts as missing, as it would in ping(8),
+    and Ctrl-C still prints the summary of what was sent.
     """
-    wanted = expected_replies(queue_id, expect)
+    run = _PingRun(count, timeout, expected_replies(queue_id, expect))
     extra: dict[str, Any] = {} if delay_ms is None else {"delay_ms": delay_ms}
-    sent: dict[str, tuple[int, float]] = {}  # correlation id -> (seq, monotonic send time)
-    replies: list[PingReply] = []
-    rejected = 0
-
-    async with connection.client() as client:
-        next_send = time.monotonic()
-        while True:
-            now = time.monotonic()
-            if len(sent) < count and now >= next_send:
-                correlation_id = uuid.uuid4().hex
-                sent[correlation_id] = (len(sent) + 1, now)
-                await client.send(queue_id, "ping", {"correlation_id": correlation_id, **extra})
-                next_send = now + interval
-                continue
-            all_sent = len(sent) == count
-            last_deadline = max((at for _, at in sent.values()), default=now) + timeout
-            complete = wanted is not None and _answered(count, replies, wanted)
-            if all_sent and (now >= last_deadline or complete):
-                break
-            # Positive by construction: a send that is due, or a deadline that passed, is
-            # handled above.
-            until = last_deadline if all_sent else next_send
-            for received in await client.poll(min(until - now, 0.5)):
-                origin = _origin(sent, received.event)
-                if origin is None:
-                    continue
-                seq, sent_at = origin
-                if received.at - sent_at > timeout:
-                    printer.note(f"late {received.event.get('event')} for seq={seq} ignored")
-                elif received.event.get("event") == "rejected":
-                    rejected += 1
-                    printer.note(_rejection(received.event))
-                elif received.event.get("event") == "pong":
-                    reply = _ping_reply(received, seq, sent_at)
-                    replies.append(reply)
-                    printer.result(reply_line(reply, printer.output))
-
-    for seq in sorted(set(range(1, count + 1)) - {reply.seq for reply in replies}):
-        printer.note(f"no pong for seq={seq} within {timeout:g} s")
-    for line in summary_lines(summarize(queue_id, count, replies), printer.output):
-        printer.result(line)
-    return EXIT_OK if not rejected and _answered(count, replies, wanted) else EXIT_MISSING
+    try:
+        async with connection.client() as client:
+            await _exchange_pings(client, printer, run, queue_id, interval, extra)
+    except asyncio.CancelledError:  # Ctrl-C
+        _print_summary(printer, queue_id, run)
+        raise
+    _print_summary(printer, queue_id, run)
+    return EXIT_OK if not run.rejected and run.answered() else EXIT_MISSING
 
 
-def _origin(sent: dict[str, tuple[int, float]], event: dict[str, Any]) -> tuple[int, float] | None:
-    """The ping an event answers, if it answers one of ours."""
+@dataclass
+class _PingRun:
+    """What one `ping` has sent and what has answered it."""
+
+    count: int
+    timeout: float
+    wanted: int | None  # replies per ping; None: as many as arrive before the deadline
+    sent: dict[str, tuple[int, float]] = field(default_factory=dict)  # id -> (seq, monotonic)
+    replies: list[PingReply] = field(default_factory=list)
+    rejected: int = 0
+
+    def answered(self) -> bool:
+        return _answered(self.count, self.replies, self.wanted)
+
+    def done(self, now: float) -> bool:
+        if len(self.sent) < self.count:
+            return False
+        return now >= self.last_deadline(now) or (self.wanted is not None and self.answered())
+
+    def last_deadline(self, now: float) -> float:
+        return max((at for _, at in self.sent.values()), default=now) + self.timeout
+
+
+async def _exchange_pings(
+    client: ControlClient,
+    printer: Printer,
+    run: _PingRun,
+    queue_id: str,
+    interval: float,
+    extra: dict[str, Any],
+) -> None:
+    next_send = time.monotonic()
+    while not run.done(now := time.monotonic()):
+        if len(run.sent) < run.count and now >= next_send:
+            correlation_id = uuid.uuid4().hex
+            run.sent[correlation_id] = (len(run.sent) + 1, now)
+            await client.send(queue_id, "ping", {"correlation_id": correlation_id, **extra})
+            next_send = now + interval
+            continue
+        # Positive: a send that is due, or a deadline that has passed, is handled above.
+        until = next_send if len(run.sent) < run.count else run.last_deadline(now)
+        for received in await client.poll(min(until - now, 0.5)):
+            _take_ping_answer(printer, run, received)
+
+
+def _take_ping_answer(printer: Printer, run: _PingRun, received: Received) -> None:
+    event = received.event
     correlation_id = event.get("correlation_id")
-    return sent.get(correlation_id) if isinstance(correlation_id, str) else None
+    origin = run.sent.get(correlation_id) if isinstance(correlation_id, str) else None
+    if origin is None:
+        return  # not an answer to one of our pings
+    seq, sent_at = origin
+    if received.at - sent_at > run.timeout:
+        printer.note(f"late {event.get('event')} for seq={seq} ignored")
+    elif event.get("event") == "rejected":
+        run.rejected += 1
+        printer.result(event_line(event, printer.output))
+        printer.note(_rejection(event))
+    elif event.get("event") == "pong":
+        reply = _ping_reply(received, seq, sent_at)
+        run.replies.append(reply)
+        printer.result(reply_line(reply, printer.output))
+
+
+def _print_summary(printer: Printer, queue_id: str, run: _PingRun) -> None:
+    sent = len(run.sent)
+    for seq in sorted(set(range(1, sent + 1)) - {reply.seq for reply in run.replies}):
+        printer.note(f"no pong for seq={seq} within {run.timeout:g} s")
+    for line in summary_lines(summarize(queue_id, sent, run.replies), printer.output):
+        printer.result(line)
 
 
 def _answered(count: int, replies: list[PingReply], wanted: int | None) -> bool:

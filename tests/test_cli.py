@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -142,6 +143,31 @@ def test_a_queue_nobody_serves_exits_1_within_the_timeout(cluster):
     assert "1 sent, 0 answered (0 replies), 100.0% loss" in result.stdout
     assert "no pong for seq=1 within 2 s" in result.stderr
     assert elapsed < 2 + 20  # the deadline holds (generous: start-up and connection included)
+
+
+def test_ctrl_c_stops_ping_with_a_summary_of_what_was_sent(cluster, reader):
+    queue = unique()
+    with started_worker(cluster, reader, queue):
+        ping = subprocess.Popen(
+            [sys.executable, "-m", "cli", "ping", "-q", queue, "-c", "1000", "-i", "0.2"],
+            env=cli_env(cluster.bootstrap),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            first = ping.stdout.readline()  # type: ignore[union-attr]
+            ping.send_signal(signal.SIGINT)
+            stdout, stderr = ping.communicate(timeout=30)
+        finally:
+            ping.kill()
+
+    assert first.startswith("pong from ")
+    assert ping.returncode == 130, stderr
+    lines = stdout.splitlines()
+    assert lines[-3] == f"--- {queue} ping statistics ---"
+    assert " sent, " in lines[-2] and "1000 sent" not in lines[-2]
 
 
 def test_the_timeout_holds_on_a_topic_where_nothing_is_published(cluster):
