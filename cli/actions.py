@@ -266,7 +266,7 @@ async def watch(
         async with contextlib.aclosing(client.events(deadline)) as stream:
             async for received in stream:
                 event = received.event
-                if queue_id is not None and event.get("queue_id") not in (queue_id, None):
+                if queue_id is not None and event.get("queue_id") != queue_id:
                     continue
                 if events and event.get("event") not in events:
                     continue

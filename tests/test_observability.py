@@ -52,7 +52,9 @@ def value(port: int, name: str, **labels: str) -> float:
 
 
 def one_hot(port: int) -> dict[str, float]:
-    return {status: value(port, "dummy_status_last", status=status) for status in LIFECYCLE}
+    """``dummy_status_last`` for every status, from a single scrape."""
+    scraped = samples(port)
+    return {status: scraped[("dummy_status_last", (("status", status),))] for status in LIFECYCLE}
 
 
 def wait_http(port: int, path: str, expected: int, timeout: float = 30.0) -> str:
