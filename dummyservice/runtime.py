@@ -24,6 +24,8 @@ from .sink import EventSink, RunEnded, Send
 
 log = logging.getLogger(__name__)
 
+# The end of a run takes at most this long before shutting down: settling a loading batch in
+# flight (half of it at most), then publishing the terminal event.
 TERMINAL_PUBLISH_TIMEOUT = 10.0
 
 
@@ -279,7 +281,8 @@ class Runtime:
         self.metrics.status_changed(self.lifecycle.status)
         self._announced.set()
         self._cancel_tasks()
-        await self._settle_batch()
+        deadline = time.monotonic() + TERMINAL_PUBLISH_TIMEOUT
+        await self._settle_batch(TERMINAL_PUBLISH_TIMEOUT / 2)
         log.info("Run ended: %s", message, extra={"outcome": outcome.name.lower()})
         # A run that never published `started` publishes no terminal event either.
         if outcome.event is not None and was_started:
@@ -289,7 +292,7 @@ class Runtime:
             try:
                 await asyncio.wait_for(
                     self.sink.publish(outcome.event, outcome.status, fields),
-                    TERMINAL_PUBLISH_TIMEOUT,
+                    deadline - time.monotonic(),
                 )
             except TimeoutError:
                 log.error("Timed out publishing the %s event", outcome.event)
@@ -298,12 +301,12 @@ class Runtime:
         if self._request_shutdown is not None:
             self._request_shutdown()
 
-    async def _settle_batch(self) -> None:
-        """Wait (bounded) for a loading batch in flight, and count what it wrote."""
+    async def _settle_batch(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for a loading batch in flight, and count what it wrote."""
         batch, self._batch = self._batch, None
         if batch is None:
             return
-        done, _ = await asyncio.wait({batch}, timeout=TERMINAL_PUBLISH_TIMEOUT)
+        done, _ = await asyncio.wait({batch}, timeout=timeout)
         if not done:
             log.error("Timed out waiting for a loading batch; its records are not counted")
             return
