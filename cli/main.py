@@ -13,7 +13,8 @@ from .runner import connection_from_env, finish, parse_fields, usage_error
 
 EXIT_CODES = (
     "Exit codes: 0 every expected reply arrived; 1 replies missing (timeout) or the command "
-    "was rejected; 2 usage or configuration error; 3 cannot connect to or authenticate with Kafka."
+    "was rejected; 2 usage or configuration error; 3 cannot connect to or authenticate with Kafka; "
+    "130 interrupted by Ctrl-C."
 )
 KAFKA_HELP = (
     "Kafka is reached with the service's variables: KAFKA_BOOTSTRAP_SERVERS, KAFKA_USER, "
