@@ -49,6 +49,18 @@ def run_cli(
     )
 
 
+def start_cli(bootstrap: str, *args: str) -> subprocess.Popen[str]:
+    """The CLI running in the background, its output in pipes; the caller ends it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli", *args],
+        env=cli_env(bootstrap),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def json_lines(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
@@ -148,14 +160,7 @@ def test_a_queue_nobody_serves_exits_1_within_the_timeout(cluster):
 def test_ctrl_c_stops_ping_with_a_summary_of_what_was_sent(cluster, reader):
     queue = unique()
     with started_worker(cluster, reader, queue):
-        ping = subprocess.Popen(
-            [sys.executable, "-m", "cli", "ping", "-q", queue, "-c", "1000", "-i", "0.2"],
-            env=cli_env(cluster.bootstrap),
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        ping = start_cli(cluster.bootstrap, "ping", "-q", queue, "-c", "1000", "-i", "0.2")
         try:
             first = ping.stdout.readline()  # type: ignore[union-attr]
             ping.send_signal(signal.SIGINT)
@@ -305,14 +310,7 @@ def test_send_can_deliver_raw_bytes_that_the_worker_survives(cluster, reader):
 def test_watch_prints_the_events_it_is_asked_for(cluster, reader):
     queue = unique()
     with started_worker(cluster, reader, queue):
-        watcher = subprocess.Popen(
-            [sys.executable, "-m", "cli", "watch", "-q", queue, "-e", "pong", "--count", "2"],
-            env=cli_env(cluster.bootstrap),
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        watcher = start_cli(cluster.bootstrap, "watch", "-q", queue, "-e", "pong", "--count", "2")
         try:
             assert "watching queue-events" in watcher.stderr.readline()
             sender = CommandSender(cluster.bootstrap)
