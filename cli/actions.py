@@ -112,7 +112,9 @@ class _PingRun:
     rejected: int = 0
 
     def answered(self) -> bool:
-        return _answered(self.count, self.replies, self.wanted)
+        """Every ping has its replies (at least one, when their number is open)."""
+        seqs = [reply.seq for reply in self.replies]
+        return all(seqs.count(seq) >= (self.wanted or 1) for seq in range(1, self.count + 1))
 
     def done(self, now: float) -> bool:
         if len(self.sent) < self.count:
@@ -170,12 +172,6 @@ def _print_summary(printer: Printer, queue_id: str, run: _PingRun) -> None:
         printer.note(f"no pong for seq={seq} within {run.timeout:g} s")
     for line in summary_lines(summarize(queue_id, sent, run.replies), printer.output):
         printer.result(line)
-
-
-def _answered(count: int, replies: list[PingReply], wanted: int | None) -> bool:
-    """Every ping has its replies (at least one, when their number is open)."""
-    seqs = [reply.seq for reply in replies]
-    return all(seqs.count(seq) >= (wanted or 1) for seq in range(1, count + 1))
 
 
 async def request(
